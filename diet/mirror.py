@@ -1,0 +1,47 @@
+"""Reading and checksumming files of a local data mirror (see ../shared/data/README.md)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from diet.errors import DietError
+
+
+@lru_cache(maxsize=None)
+def _expected_sums(root: Path) -> dict[str, str]:
+    sums_file = root / "SHA256SUMS"
+    if not sums_file.exists():
+        return {}
+    sums = {}
+    for line in sums_file.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            sums[name.strip().removeprefix("./").lstrip("*")] = digest
+    return sums
+
+
+@lru_cache(maxsize=None)
+def verified(root: Path, relative: str) -> Path:
+    """The mirror file, after checking it exists and matches SHA256SUMS when the mirror has one."""
+    path = root / relative
+    if not path.exists():
+        raise DietError(f"mirror file {path} is missing; DIET_DATA_DIR must name a folder laid out like ../shared/data")
+    expected = _expected_sums(root).get(relative)
+    if expected is not None:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise DietError(
+                f"mirror file {path} fails its checksum (sha256 {actual[:12]}…, SHA256SUMS says {expected[:12]}…); "
+                "the copy is damaged or edited: restore it from the original mirror"
+            )
+    return path
+
+
+def read_rows(path: Path, delimiter: str, quoted: bool) -> list[list[str]]:
+    """All rows of a delimited text file."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+        return [row for row in csv.reader(handle, delimiter=delimiter, quoting=quoting) if row]

@@ -1,0 +1,119 @@
+"""Named parameter sets (smoke, quick, cpu, gpu, paper): the one place where run sizes live."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from diet.config import TrainConfig
+from diet.errors import DietError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything a figure notebook or `diet run` needs besides the code."""
+
+    name: str
+    description: str
+    task: str
+    model: str
+    n_train: int | None
+    n_test: int | None
+    train: TrainConfig
+    score_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    retrain_seeds: tuple[int, ...] = (0, 1, 2)
+    steps: tuple[str, ...] = ("0", "0.25ep", "0.5ep", "1ep", "1.5ep", "2ep")  # score timing (figures 1, 2)
+    final_step: str = "1ep"  # the step whose scores prune in figures 3-5 (the paper: after one epoch)
+    timing_scores: tuple[str, ...] = ("el2n", "grand_head")
+    scores: tuple[str, ...] = ("el2n", "grand_head", "grand_full")
+    timing_fractions: tuple[float, ...] = (0.5, 0.7)
+    fractions: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+    offset_keep: float = 0.7
+    offsets: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)
+    noise: float = 0.1
+    data_seed: int = 0
+    grand_method: str = "ghost"
+    extra: dict = field(default_factory=dict)
+
+    def with_overrides(self, **changes) -> "Preset":
+        """A copy with the given fields changed; None values are ignored (papermill defaults)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        train_fields = set(TrainConfig.__dataclass_fields__)
+        train_changes = {k: changes.pop(k) for k in list(changes) if k in train_fields}
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        if unknown:
+            raise DietError(f"unknown preset fields {sorted(unknown)}; known: {sorted(set(self.__dataclass_fields__) | train_fields)}")
+        for key in ("score_seeds", "retrain_seeds", "steps", "timing_scores", "scores", "timing_fractions", "fractions", "offsets"):
+            if key in changes:
+                changes[key] = tuple(changes[key])
+        return replace(self, train=replace(self.train, **train_changes), **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset(
+        name="smoke",
+        description="CI check of the whole pipeline: a tiny random BERT, a few hundred ag_news examples; seconds per figure, numbers meaningless",
+        task="ag_news",
+        model="tiny",
+        n_train=160,
+        n_test=160,
+        train=TrainConfig(epochs=2, batch_size=16, lr=1e-3, max_length=48, eval_batch_size=160),
+        score_seeds=(0, 1),
+        retrain_seeds=(0, 1),
+        steps=("0", "0.5ep", "1ep", "2ep"),
+        fractions=(0.3, 0.5, 0.7, 0.9),
+        offsets=(0.0, 0.1, 0.2, 0.3),
+    ),
+    "quick": Preset(
+        name="quick",
+        description="The README's first run: pre-trained MiniLM-L6 on 512 ag_news examples, 2 scoring runs, one epoch of scores; a few minutes on 2 CPU cores",
+        task="ag_news",
+        model="minilm-l6",
+        n_train=512,
+        n_test=500,
+        train=TrainConfig(epochs=2, batch_size=16, lr=1e-4, max_length=64),
+        score_seeds=(0, 1),
+        retrain_seeds=(0,),
+        steps=("1ep",),
+        scores=("el2n", "grand_head"),
+    ),
+    "cpu": Preset(
+        name="cpu",
+        description="Real results on 2 CPU cores: pre-trained MiniLM-L6, a 1,000-example training subsample, 5 scoring runs, 3 retraining seeds",
+        task="ag_news",
+        model="minilm-l6",
+        n_train=1000,
+        n_test=1000,
+        train=TrainConfig(epochs=2, batch_size=32, lr=5e-5, max_length=64),
+    ),
+    "gpu": Preset(
+        name="gpu",
+        description="One GPU: pre-trained MiniLM-L6 on the whole local training set (ag_news mirror: 9,991; sst2: 67,349), bf16",
+        task="ag_news",
+        model="minilm-l6",
+        n_train=None,
+        n_test=None,
+        train=TrainConfig(epochs=2, batch_size=32, lr=5e-5, max_length=128, eval_batch_size=512),
+    ),
+    "paper": Preset(
+        name="paper",
+        description="The paper's setup: bert-base-uncased from the hub, full MNLI, 5 scoring runs, batch 32, scores up to one epoch (needs a GPU and the hub)",
+        task="mnli",
+        model="bert-base-uncased",
+        n_train=None,
+        n_test=None,
+        train=TrainConfig(epochs=3, batch_size=32, lr=2e-5, max_length=128, eval_batch_size=512),
+        steps=("0", "0.125ep", "0.25ep", "0.5ep", "0.75ep", "1ep"),
+        retrain_seeds=(0, 1, 2),
+    ),
+}
+
+
+def get_preset(name: str | Preset) -> Preset:
+    if isinstance(name, Preset):
+        return name
+    if name not in PRESETS:
+        raise DietError(f"unknown preset {name!r}. {did_you_mean(name, list(PRESETS))}")
+    return PRESETS[name]

@@ -1,0 +1,127 @@
+"""Tasks: named (ag_news, sst2, mnli) or a user's own files, with seeded stratified subsampling."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from diet.errors import DietError, did_you_mean
+from diet.splits import Split, stratified_positions
+
+DATA_DIR_ENV = "DIET_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A classification task: train and test splits plus the names of its labels."""
+
+    name: str
+    train: Split
+    test: Split
+    label_names: tuple[str, ...]
+    source: str = ""
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def is_pair(self) -> bool:
+        return self.train.is_pair
+
+    def describe(self) -> str:
+        return (
+            f"{self.name}: {len(self.train):,} train / {len(self.test):,} test, "
+            f"{self.num_labels} labels ({', '.join(self.label_names)}), "
+            f"{'sentence pairs' if self.is_pair else 'single texts'}; {self.source}"
+        )
+
+
+TaskLoader = Callable[[Path | None], Task]
+TASKS: dict[str, TaskLoader] = {}
+
+
+def register_task(name: str) -> Callable[[TaskLoader], TaskLoader]:
+    """Register a loader `f(mirror_dir or None) -> Task` under a name."""
+
+    def wrap(fn: TaskLoader) -> TaskLoader:
+        TASKS[name] = fn
+        return fn
+
+    return wrap
+
+
+def mirror_dir() -> Path | None:
+    """The local mirror named by DIET_DATA_DIR, or None (then the Hugging Face hub is used)."""
+    value = os.environ.get(DATA_DIR_ENV)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise DietError(f"{DATA_DIR_ENV}={value!r} is not a folder; point it at a local mirror such as ../shared/data, or unset it to use the hub")
+    return path
+
+
+def load_task(
+    name: str,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+    **file_options,
+) -> Task:
+    """Load a task by name, or from a local file/folder, then subsample it (stratified, seeded).
+
+    A path (a CSV/TSV/JSONL file, or a folder holding train.* and test.*) makes a task of the
+    user's own; `file_options` then name the columns (text_column, pair_column, label_column).
+    """
+    from diet import local_files
+
+    if local_files.looks_like_path(name):
+        task = local_files.load_file_task(name, seed=seed, **file_options)
+    elif name in TASKS:
+        if file_options:
+            raise DietError(f"options {sorted(file_options)} apply to local files only, not to the named task {name!r}")
+        task = TASKS[name](mirror_dir())
+    else:
+        raise DietError(f"unknown task {name!r}. {did_you_mean(name, list(TASKS))} Or give a path to a CSV/TSV/JSONL file or a folder with train.* and test.*")
+    return subsample(task, n_train, n_test, seed)
+
+
+def subsample(task: Task, n_train: int | None, n_test: int | None, seed: int) -> Task:
+    """Seeded, class-stratified subsamples of the train and test splits."""
+    for label, n in (("n_train", n_train), ("n_test", n_test)):
+        if n is not None and n <= 0:
+            raise DietError(f"{label} must be a positive number of examples, got {n}")
+    train, test = task.train, task.test
+    if n_train is not None and n_train < len(train):
+        train = train.take(stratified_positions(train.labels, n_train, seed))
+    if n_test is not None and n_test < len(test):
+        test = test.take(stratified_positions(test.labels, n_test, seed + 1))
+    return Task(task.name, train, test, task.label_names, task.source)
+
+
+def check_labels(split: Split, num_labels: int, where: str) -> None:
+    """Refuse empty splits and labels outside 0..num_labels-1."""
+    if len(split) == 0:
+        raise DietError(f"{where} is empty: it needs at least one example")
+    bad = split.labels[(split.labels < 0) | (split.labels >= num_labels)]
+    if len(bad):
+        raise DietError(f"{where} has labels outside 0..{num_labels - 1}: {sorted(set(bad.tolist()))[:5]}; fix the label column or the label names")
+
+
+def make_split(text, labels, text_pair=None, ids=None) -> Split:
+    labels = np.asarray(labels, dtype=np.int64)
+    return Split(
+        text=tuple(text),
+        labels=labels,
+        ids=np.arange(len(labels), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64),
+        text_pair=None if text_pair is None else tuple(text_pair),
+    )
+
+
+# Register the named tasks (mirror and hub loaders).
+from diet import named_tasks  # noqa: E402,F401
