@@ -8,6 +8,7 @@ The pipeline, one plain function per arrow:
 from diet.config import TrainConfig
 from diet.encoders import KNOWN_MODELS, load_encoder, load_tokenizer
 from diet.errors import DietError
+from diet.grad_norms import per_example_grad_norms
 from diet.presets import PRESETS, Preset, get_preset
 from diet.prune import class_fractions, select
 from diet.retrain import retrain
@@ -35,6 +36,7 @@ __all__ = [
     "load_encoder",
     "load_task",
     "load_tokenizer",
+    "per_example_grad_norms",
     "register_score",
     "register_task",
     "retrain",
