@@ -180,10 +180,45 @@ def run_length(model: nn.Module, args: argparse.Namespace, length: int) -> list[
     return results
 
 
-def print_table(length: int, results: list[Result]) -> None:
+def real_text(model: nn.Module, args: argparse.Namespace) -> list[Result]:
+    """EL2N through diet's scorer (length-bucketed batches) against bare inference, on real ag_news text."""
+    import numpy as np
+
+    from diet import TrainConfig, load_task, load_tokenizer, score_examples
+    from diet.batching import collate, encode, length_sorted_batches
+
+    task = load_task("ag_news", n_train=args.real_examples)
+    data = encode(task.train, load_tokenizer("minilm-l6"), max_length=128)
+    cfg = TrainConfig(device=args.device, eval_batch_size=args.eval_batch, bf16=args.dtype == "bf16")
+    sorted_batches = [collate(data, pos, args.device) for pos in length_sorted_batches(data, cfg.eval_batch_size)]
+    order = np.random.default_rng(0).permutation(len(data))
+    shuffled_batches = [collate(data, order[i : i + cfg.eval_batch_size], args.device) for i in range(0, len(data), cfg.eval_batch_size)]
+
+    def bare(batches: list[Batch]) -> Callable[[], None]:
+        def run() -> None:
+            with torch.no_grad(), cfg.autocast():
+                for b in batches:
+                    model(**inputs(b))
+        return run
+
+    methods = [
+        ("inference, length-sorted", bare(sorted_batches)),
+        ("inference, dataset order", bare(shuffled_batches)),
+        ("EL2N via diet.score_examples", lambda: score_examples(model, data, ["el2n"], cfg, progress=False)),
+    ]
+    lengths = data.lengths
+    print(f"\nreal text: {len(data)} ag_news training examples, max length 128 (mean {lengths.mean():.0f} tokens, max {lengths.max()}), batch {cfg.eval_batch_size}")
+    results = []
+    for name, fn in methods:
+        seconds, peak = measure(fn, args.device, args.repeats)
+        results.append(Result(name, len(data) / seconds, peak))
+    return results
+
+
+def print_table(length: int | str, results: list[Result]) -> None:
     base = results[0]
-    print(f"\nlength {length}")
-    print(f"{'method':<26} {'examples/s':>11} {'x train':>8} {'peak MiB':>9} {'x train':>8}")
+    print(f"\nlength {length}" if isinstance(length, int) else f"\n{length}")
+    print(f"{'method':<26} {'examples/s':>11} {'x base':>8} {'peak MiB':>9} {'x base':>8}")
     for r in results:
         print(
             f"{r.method:<26} {r.examples_per_s:>11.1f} {r.examples_per_s / base.examples_per_s:>8.2f} "
@@ -201,12 +236,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per method, after one warm-up")
     parser.add_argument("--loop-examples", type=int, default=8, help="examples for the slow naive loop")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--real-examples", type=int, default=512, help="real ag_news examples for the EL2N-vs-inference check (needs DIET_DATA_DIR)")
+    parser.add_argument("--eval-batch", type=int, default=64, help="inference batch size for the real-text check")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke check")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
-        args.lengths, args.batch, args.repeats, args.loop_examples = [16], 4, 1, 2
+        args.lengths, args.batch, args.repeats, args.loop_examples, args.real_examples = [16], 4, 1, 2, 32
 
     model = load_model(args.model, args.quick).to(args.device).eval()
     memory = (
@@ -219,6 +256,11 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}, batch {args.batch}")
     print("inputs: synthetic random token ids, no padding; train step = train mode (dropout) + AdamW")
     print(f"times: fastest of {args.repeats} calls after 1 warm-up; peak memory: {memory}")
+    print("x base: ratio to the first row of each table (the training step for the synthetic lengths)")
+    if args.real_examples and args.model == "minilm-l6":
+        real = real_text(model, args)
+        print_table("EL2N on real text (ratios against the first row)", real)
+        print(f"EL2N scoring / plain inference (length-sorted) throughput: {real[2].examples_per_s / real[0].examples_per_s:.2f}")
     ratios = []
     for length in args.lengths:
         results = run_length(model, args, length)

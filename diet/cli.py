@@ -153,7 +153,7 @@ def cmd_run(args) -> None:
 def cmd_book(args) -> None:
     from diet.book import build_book
 
-    html = build_book(preset=args.preset, task=args.task, out=args.out)
+    html = build_book(preset=args.preset, task=args.task, out=args.out, store=args.store)
     print(f"book: {Path(html) / 'index.html'}")
 
 
@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="smoke", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")
     p.add_argument("--task", default=None, help="override the preset's task")
     p.add_argument("--out", default="_build", help="build folder; HTML lands in OUT/html (default: %(default)s)")
+    p.add_argument("--store", default=None, help="results store the notebooks read and fill (default: results/PRESET)")
     p.set_defaults(func=cmd_book)
     return parser
 

@@ -54,12 +54,12 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke",
-        description="CI check of the whole pipeline: a tiny random BERT, a few hundred ag_news examples; seconds per figure, numbers meaningless",
+        description="CI check of the whole pipeline: a tiny random BERT learning from scratch on 320 ag_news examples (about 40% test accuracy, 4 classes); seconds per figure, numbers say nothing about the paper",
         task="ag_news",
         model="tiny",
-        n_train=160,
+        n_train=320,
         n_test=160,
-        train=TrainConfig(epochs=2, batch_size=16, lr=1e-3, max_length=48, eval_batch_size=160),
+        train=TrainConfig(epochs=3, batch_size=16, lr=3e-3, max_length=48, eval_batch_size=160),
         score_seeds=(0, 1),
         retrain_seeds=(0, 1),
         steps=("0", "0.5ep", "1ep", "2ep"),

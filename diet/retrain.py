@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from diet.batching import encode
 from diet.config import TrainConfig

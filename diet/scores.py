@@ -8,7 +8,7 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from diet.batching import Encoded, collate, length_sorted_batches
 from diet.config import TrainConfig

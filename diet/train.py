@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from diet.batching import Encoded, collate, length_sorted_batches, shuffled_batches
 from diet.config import TrainConfig

@@ -1,0 +1,127 @@
+"""The paper's claims checked against the tables the figure notebooks wrote, with a stated verdict rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from diet.context import FULL, RANDOM, Context
+from diet.errors import DietError
+
+
+def compare(a, b, claim: str, exact_a: bool = False) -> dict:
+    """Mean ± sd of two groups of per-seed values and a verdict on `claim` about d = mean(a) - mean(b).
+
+    spread = the larger of the two groups' sample standard deviations over seeds (`exact_a`:
+    `a` is one deterministic value, sd 0). Claim "higher": holds if d > spread, does not hold
+    if d < -spread; "lower" mirrors it; "not higher": holds if d <= spread, else does not
+    hold. Anything else is inconclusive, and so is every comparison where a group has fewer
+    than two seeds (no spread to judge by).
+    """
+    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
+    sd_a = 0.0 if exact_a else _sd(a)
+    sd_b = _sd(b)
+    diff = a.mean() - b.mean()
+    spread = np.nan if np.isnan(sd_a) or np.isnan(sd_b) else max(sd_a, sd_b)
+    if np.isnan(spread) or np.isnan(diff):
+        verdict = "inconclusive"
+    elif claim == "higher":
+        verdict = "holds" if diff > spread else "does not hold" if diff < -spread else "inconclusive"
+    elif claim == "lower":
+        verdict = "holds" if diff < -spread else "does not hold" if diff > spread else "inconclusive"
+    elif claim == "not higher":
+        verdict = "holds" if diff <= spread else "does not hold"
+    else:
+        raise DietError(f"claim must be 'higher', 'lower' or 'not higher', got {claim!r}")
+    return {"ours": _mean_sd(a, sd_a), "baseline": _mean_sd(b, sd_b), "difference": diff, "spread": spread, "verdict": verdict}
+
+
+def _sd(values: pd.Series) -> float:
+    return float(values.std(ddof=1)) if len(values) > 1 else np.nan
+
+
+def _mean_sd(values: pd.Series, sd: float) -> str:
+    return f"{values.mean():.3f} ± {sd:.3f}" if not np.isnan(sd) else f"{values.mean():.3f} (1 seed)"
+
+
+CLAIMS = {
+    "1a": (1, "Scores from the earliest step select worse subsets than random."),
+    "1b": (1, "After about one epoch, the scores select better subsets than random."),
+    "2": (2, "Early selections are more class-imbalanced than those after about one epoch (total variation distance from the training distribution)."),
+    "3a": (3, "Keeping up to about 60%, score-based selection is no better than random (MNLI)."),
+    "3b": (3, "Keeping more than about 60%, score-based selection beats random (MNLI)."),
+    "4a": (4, "Skipping the very top first raises accuracy (the best offset k > 0 against k = 0)."),
+    "4b": (4, "With the best offset, accuracy surpasses full-data accuracy (MNLI)."),
+    "4c": (4, "With the best offset, accuracy does not surpass full-data accuracy (AG News)."),
+    "5a": (5, "Flipped labels score highest: the top noise% holds more flipped examples than a random draw."),
+    "5b": (5, "On noisy data, dropping the top noise% by score beats training on all of it."),
+}
+
+
+def claims(ctx: Context) -> pd.DataFrame:
+    """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `compare`'s rule.
+
+    Columns: id, figure, claim, setting, ours, baseline, difference, spread, verdict. Claims 1a
+    and 2 need a scoring step before the final one; 4b is checked on MNLI tasks, 4c on the
+    others (the paper reports both, per task).
+    """
+    p = ctx.preset
+    fig1 = ctx.load("fig1_score_timing", "01_score_timing.ipynb")
+    fig2 = ctx.load("fig2_label_balance", "02_label_balance.ipynb")
+    fig3 = ctx.load("fig3_preserved_fraction", "03_preserved_fraction.ipynb")
+    fig4 = ctx.load("fig4_offset", "04_offset.ipynb")
+    fig5 = ctx.load("fig5_noisy_labels", "05_noisy_examples.ipynb")
+    rows = []
+
+    def add(claim_id, setting, result):
+        figure, text = CLAIMS[claim_id]
+        rows.append({"id": claim_id, "figure": figure, "claim": text, "setting": setting, **result})
+
+    final = ctx.step(p.final_step)
+    steps = sorted(fig1["step"].dropna().unique())
+    late = min(steps, key=lambda s: abs(s - final))
+    for name in fig1.loc[fig1["step"].notna(), "score"].unique():
+        for keep in sorted(k for k in fig1["keep"].unique() if k < 1):
+            rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]["accuracy"]
+            at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
+            if steps[0] < late:  # an early step to judge
+                add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"))
+            add("1b", f"{name}, top {keep:.0%}, step {int(late)}", compare(at[at["step"] == late]["accuracy"], rand, "higher"))
+    runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
+    early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
+    for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
+        tv = lambda s: part[part["step"] == s]["tv_distance"]
+        add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", compare(tv(early), tv(late2), "higher"))
+    plain = fig3[~fig3["balanced"].astype(bool)]
+    for name in p.scores:
+        for keep in sorted(k for k in plain["keep"].unique() if k < 1):
+            ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]["accuracy"]
+            rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]["accuracy"]
+            if keep <= 0.6:
+                add("3a", f"{name}, keep {keep:.0%}", compare(ours, rand, "not higher"))
+            else:
+                add("3b", f"{name}, keep {keep:.0%}", compare(ours, rand, "higher"))
+    plain4 = fig4[~fig4["balanced"].astype(bool)]
+    for window in plain4["window"].unique():
+        full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]["accuracy"]
+        for name in p.scores:
+            part = plain4[(plain4["score"] == name) & (plain4["window"] == window)]
+            means = part.groupby("offset")["accuracy"].mean()
+            if 0.0 not in means.index or len(means) < 2:
+                continue
+            best = means.drop(0.0).idxmax()
+            best_acc = part[part["offset"] == best]["accuracy"]
+            setting = f"{name}, {window} window, best k = {best:.0%}"
+            add("4a", setting, compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"))
+            if ctx.task.name.startswith("mnli"):
+                add("4b", setting, compare(best_acc, full, "higher"))
+            else:
+                add("4c", setting, compare(best_acc, full, "not higher"))
+    detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
+    acc = fig5[fig5["metric"] == "accuracy"]
+    for name in p.scores:
+        add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
+    for name in p.scores:
+        add("5b", f"{name}, drop top {p.noise:.0%}", compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)

@@ -1,0 +1,228 @@
+"""The figure experiments on the smoke preset at tiny sizes: table shapes, baselines, subset sizes, noise, verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import diet.experiments as ex
+from diet import DietError, load_task
+from diet.noise import detection, flip_labels
+
+N_TRAIN, N_TEST = 48, 48
+SMALL = dict(n_train=N_TRAIN, n_test=N_TEST, seeds=[0], retrain_seeds=[0, 1], steps=["0", "1ep"], fractions=[0.5, 0.8],
+             timing_fractions=[0.5], offsets=[0.0, 0.1, 0.2])
+VERDICTS = {"holds", "does not hold", "inconclusive"}
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    return ex.run_context("smoke", store=tmp_path_factory.mktemp("store"), **SMALL)
+
+
+@pytest.fixture(scope="module")
+def tables(ctx):
+    """Every experiment once (the store makes later calls loads), saved as the notebooks do."""
+    out = {
+        "fig1_score_timing": ex.score_timing(ctx),
+        "fig2_label_balance": ex.label_balance(ctx),
+        "fig3_preserved_fraction": ex.preserved_fraction(ctx),
+        "fig4_offset": ex.offset_curve(ctx),
+        "fig5_noisy_labels": ex.noisy_labels(ctx),
+    }
+    for name, frame in out.items():
+        ctx.save(frame, name)
+    return out
+
+
+# ------------------------------------------------------------ context and store layout
+
+
+def test_run_context_applies_overrides_and_keeps_tables_apart(ctx, tmp_path, monkeypatch):
+    assert len(ctx.task.train) == N_TRAIN and len(ctx.task.test) == N_TEST
+    assert ctx.preset.score_seeds == (0,) and ctx.preset.retrain_seeds == (0, 1) and ctx.preset.steps == ("0", "1ep")
+    assert ctx.tables.parent == ctx.store.root and ctx.tables.name.startswith("ag_news-")  # overrides get their own folder
+    plain = ex.run_context("smoke", store=tmp_path)
+    assert plain.tables == tmp_path / "ag_news"
+    monkeypatch.setenv("DIET_STORE", str(tmp_path / "env"))
+    assert ex.store_root("smoke") == tmp_path / "env"
+    assert ex.store_root("smoke", tmp_path / "given") == tmp_path / "given"
+    monkeypatch.delenv("DIET_STORE")
+    assert ex.store_root("cpu") == ex.repo_root() / "results" / "cpu"
+
+
+def test_run_context_loads_a_local_csv_task(csv_task, tmp_path):
+    options = {"text_column": "question", "pair_column": "answer"}
+    ctx = ex.run_context("smoke", task=str(csv_task), store=tmp_path, task_options=options)
+    assert ctx.task.name == "my_task" and ctx.tables == tmp_path / "my_task"
+    assert ctx.task.num_labels == 3 and ctx.task.is_pair
+
+
+def test_unknown_preset_field_is_refused():
+    with pytest.raises(DietError, match="unknown preset fields"):
+        ex.run_context("smoke", n_train=N_TRAIN, colour="blue")
+
+
+# ------------------------------------------------------------ the experiment tables
+
+
+def test_score_timing_has_every_step_and_both_baselines(ctx, tables):
+    t = tables["fig1_score_timing"]
+    assert {"score", "step", "epoch", "keep", "seed", "accuracy", "n_train"} <= set(t.columns)
+    scored = t[t["step"].notna()]
+    assert set(scored["score"]) == set(ctx.preset.timing_scores)
+    assert sorted(scored["epoch"].unique()) == [0.0, 1.0]
+    assert (scored.groupby(["score", "step", "keep"]).size() == 2).all()  # one row per retraining seed
+    random = t[t["score"] == ex.RANDOM]
+    assert len(random) == 2 and random["step"].isna().all() and (random["n_train"] == N_TRAIN // 2).all()
+    assert sorted(random["subset_seed"]) == [0, 1]  # a new random subset per seed
+    full = t[t["score"] == ex.FULL]
+    assert len(full) == 2 and (full["n_train"] == N_TRAIN).all() and (full["keep"] == 1.0).all()
+    assert t["accuracy"].between(0, 1).all()
+
+
+def test_label_balance_fractions_sum_to_one(ctx, tables):
+    t = tables["fig2_label_balance"]
+    sums = t.groupby(["score", "step", "keep", "by", "run"])["fraction"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0)
+    assert set(t["by"]) == {"mean", "run"} and set(t["class_name"]) == set(ctx.task.label_names)
+    np.testing.assert_allclose(t.groupby("label")["train_fraction"].first().sum(), 1.0)
+    assert t["tv_distance"].between(0, 1).all()
+
+
+def test_preserved_fraction_covers_scores_fractions_and_baselines(ctx, tables):
+    t = tables["fig3_preserved_fraction"]
+    scored = t[~t["score"].isin([ex.RANDOM, ex.FULL])]
+    assert set(scored["score"]) == set(ctx.preset.scores) == {"el2n", "grand_head", "grand_full"}
+    assert set(scored["balanced"]) == {False, True} and set(scored["keep"]) == {0.5, 0.8}
+    plain = scored[~scored["balanced"]]
+    assert (plain["n_train"] == (plain["keep"] * N_TRAIN).round().astype(int)).all()
+    assert set(t.loc[t["score"] == ex.RANDOM, "keep"]) == {0.5, 0.8}
+    assert (t.loc[t["score"] == ex.FULL, "n_train"] == N_TRAIN).all()
+
+
+def test_offset_curve_window_sizes(ctx, tables):
+    t = tables["fig4_offset"]
+    scored = t[~t["score"].isin([ex.RANDOM, ex.FULL]) & ~t["balanced"]]
+    fixed, shrinking = scored[scored["window"] == "fixed"], scored[scored["window"] == "shrinking"]
+    assert (fixed["n_train"] == round(0.7 * N_TRAIN)).all()
+    expected = round(0.7 * N_TRAIN) - (shrinking["offset"] * N_TRAIN).round().astype(int)
+    assert (shrinking["n_train"] == expected).all()
+    assert set(scored["offset"]) == {0.0, 0.1, 0.2}
+    random = t[t["score"] == ex.RANDOM]
+    assert (random["n_train"] == (random["kept"] * N_TRAIN).round().astype(int)).all()  # same size as each window
+    assert set(t.loc[t["score"] == ex.FULL, "window"]) == {"fixed", "shrinking"}
+
+
+def test_offset_zero_reuses_the_top_70_percent_of_figure_3(ctx, tables):
+    ids3 = ex.kept_ids(ex.fraction_subsets(ctx))
+    ids4 = ex.kept_ids(ex.offset_subsets(ctx))
+    fixed0 = ids4[(ids4["score"] == "el2n") & (ids4["window"] == "fixed") & (ids4["offset"] == 0.0) & ~ids4["balanced"]]
+    assert len(fixed0) == round(0.7 * N_TRAIN)
+    assert set(ids3.columns) >= {"score", "keep", "balanced", "example_id"}
+
+
+def test_noisy_labels_metrics(ctx, tables):
+    t = tables["fig5_noisy_labels"]
+    assert set(t["metric"]) == {"precision", "recall", "accuracy"}
+    detect = t[t["metric"] != "accuracy"]
+    assert detect["value"].between(0, 1).all()
+    assert set(detect["score"]) == set(ctx.preset.scores) | {ex.RANDOM}
+    acc = t[t["metric"] == "accuracy"]
+    n_flip = round(ctx.preset.noise * N_TRAIN)
+    assert (acc.loc[acc["score"] == ex.ORACLE, "n_train"] == N_TRAIN - n_flip).all()
+    assert (acc.loc[acc["score"] == ex.FULL, "n_train"] == N_TRAIN).all()
+    assert (acc.loc[acc["score"] == "el2n", "n_train"] == N_TRAIN - round(ctx.preset.noise * N_TRAIN)).all()
+
+
+def test_top_examples_are_the_highest_scored(ctx, tables):
+    top = ex.top_examples(ctx, n=4)
+    assert list(top.columns) == ["score", "rank", "example_id", "value", "gold", "predicted", "text"]
+    for name, part in top.groupby("score"):
+        assert len(part) == 4 and part["value"].is_monotonic_decreasing
+        mean = ctx.final_scores().mean(name, ctx.step("1ep"))
+        assert part["value"].iloc[0] == pytest.approx(mean.max())
+    assert set(top["gold"]) | set(top["predicted"]) <= set(ctx.task.label_names)
+
+
+def test_rerun_loads_from_the_store(ctx, tables):
+    again = ex.preserved_fraction(ctx)
+    pd.testing.assert_frame_equal(again, tables["fig3_preserved_fraction"], check_dtype=False)
+
+
+def test_claims_from_saved_tables(ctx, tables):
+    verdicts = ex.claims(ctx)
+    assert set(verdicts["verdict"]) <= VERDICTS
+    assert {"1a", "1b", "2", "3a", "3b", "4a", "4c", "5a", "5b"} <= set(verdicts["id"])
+    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict"]
+
+
+def test_claims_name_the_missing_notebook(tmp_path):
+    ctx = ex.run_context("smoke", store=tmp_path)
+    with pytest.raises(DietError, match="01_score_timing.ipynb"):
+        ex.claims(ctx)
+
+
+def test_tables_of_another_run_are_refused(tmp_path):
+    one = ex.run_context("smoke", store=tmp_path, n_train=40)
+    other = ex.run_context("smoke", store=tmp_path, n_train=40, retrain_seeds=[5])
+    one.save(pd.DataFrame({"a": [1]}), "fig1_score_timing")
+    assert one.load("fig1_score_timing", "01_score_timing.ipynb")["a"].tolist() == [1]
+    other = dataclasses.replace(other, tables=one.tables)  # the same folder, as with a shared DIET_STORE
+    with pytest.raises(DietError, match="other parameters.*01_score_timing.ipynb"):
+        other.load("fig1_score_timing", "01_score_timing.ipynb")
+
+
+# ------------------------------------------------------------ noise and the verdict rule (no training)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.5])
+def test_flip_labels_flips_exactly_and_always_changes_the_class(fraction):
+    task = load_task("ag_news", n_train=160, n_test=40)
+    noisy, flipped = flip_labels(task, fraction, seed=3)
+    assert len(flipped) == round(fraction * 160) and len(set(flipped)) == len(flipped)
+    changed = noisy.train.labels != task.train.labels
+    assert changed.sum() == len(flipped)
+    assert set(task.train.ids[changed]) == set(flipped)
+    assert np.array_equal(noisy.test.labels, task.test.labels) and noisy.train.text == task.train.text
+    again, flipped_again = flip_labels(task, fraction, seed=3)
+    assert np.array_equal(flipped, flipped_again) and np.array_equal(again.train.labels, noisy.train.labels)
+    assert not np.array_equal(flip_labels(task, fraction, seed=4)[1], flipped)
+
+
+def test_flip_labels_refuses_bad_fractions():
+    task = load_task("ag_news", n_train=20, n_test=8)
+    with pytest.raises(DietError, match="fraction of training labels"):
+        flip_labels(task, 1.0)
+
+
+def test_detection_precision_and_recall():
+    scores = pd.Series([0.9, 0.8, 0.1, 0.2, 0.7, 0.3], index=[10, 11, 12, 13, 14, 15])
+    assert detection(scores, np.array([10, 11]), 2 / 6) == (1.0, 1.0)
+    precision, recall = detection(scores, np.array([10, 12]), 3 / 6)
+    assert precision == pytest.approx(1 / 3) and recall == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "a, b, claim, verdict",
+    [
+        ([0.9, 0.92], [0.5, 0.52], "higher", "holds"),
+        ([0.5, 0.52], [0.9, 0.92], "higher", "does not hold"),
+        ([0.5, 0.6], [0.52, 0.58], "higher", "inconclusive"),
+        ([0.5, 0.52], [0.9, 0.92], "lower", "holds"),
+        ([0.5, 0.6], [0.52, 0.58], "not higher", "holds"),
+        ([0.9, 0.92], [0.5, 0.52], "not higher", "does not hold"),
+        ([0.9], [0.5], "higher", "inconclusive"),  # one seed: no spread to judge by
+    ],
+)
+def test_compare_rule(a, b, claim, verdict):
+    result = ex.compare(a, b, claim)
+    assert result["verdict"] == verdict
+    assert result["difference"] == pytest.approx(np.mean(a) - np.mean(b))
+
+
+def test_compare_exact_value_against_random_draws():
+    assert ex.compare([0.5], [0.1, 0.12, 0.08], "higher", exact_a=True)["verdict"] == "holds"
