@@ -75,15 +75,19 @@ def build_book(
     generated.mkdir()
     if task and looks_like_path(task):
         task = str(Path(task).resolve())  # the notebooks run in the project folder
-    params = {"preset": preset, "task": task, "store": str(store_root(preset, store).resolve()), **(parameters or {})}
+    store_path = store_root(preset, store).resolve()
+    if store_path.is_relative_to(root):  # the notebooks run in the project folder: no personal absolute paths in the book
+        store_path = store_path.relative_to(root)
+    params = {"preset": preset, "task": task, "store": str(store_path), **(parameters or {})}
     params = {k: v for k, v in params.items() if v is not None}
     started = time.perf_counter()
     for name in NOTEBOOKS:
         execute(root / "notebooks" / f"{name}.ipynb", generated / f"{name}.ipynb", params, cwd=root)
     executed = time.perf_counter() - started
-    ctx = run_context(**params)
+    ctx = run_context(**{**params, "store": str(root / params["store"])})  # this process may run elsewhere
     write_downloads(ctx.tables, generated)
     (generated / "build_info.md").write_text(build_info(ctx))
+    (generated / "presets.md").write_text(presets_table())
     started = time.perf_counter()
     html = sphinx_build(source, out)
     print(f"[book] jupyter-book: {time.perf_counter() - started:.1f} s (notebooks: {executed:.1f} s); open {html / 'index.html'}", file=sys.stderr)
@@ -166,6 +170,17 @@ def build_info(ctx) -> str:
         "```",
         "",
     ])
+
+
+def presets_table() -> str:
+    """The presets as a Markdown table, from diet.PRESETS (so the book never disagrees with the code)."""
+    from diet.presets import PRESETS
+
+    rows = ["| preset | task | model | train / test | scoring runs | retraining seeds | what it is for |", "|---|---|---|---|---|---|---|"]
+    for p in PRESETS.values():
+        sizes = f"{p.n_train or 'all'} / {p.n_test or 'all'}"
+        rows.append(f"| `{p.name}` | {p.task} | `{p.model}` | {sizes} | {len(p.score_seeds)} | {len(p.retrain_seeds)} | {p.description} |")
+    return "\n".join(rows) + "\n"
 
 
 def sphinx_build(source: Path, out: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,28 @@ def cmd_run(args) -> None:
     print(f"accuracies: {Path(args.out) / 'accuracy.csv'}; wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()))
 
 
+def cmd_precompute(args) -> None:
+    import torch
+
+    from diet import experiments as ex
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ctx = ex.run_context(args.preset, task=args.task, progress=True)
+    steps = {
+        "1": lambda: ex.score_timing(ctx),
+        "3": lambda: ex.preserved_fraction(ctx),
+        "4": lambda: ex.offset_curve(ctx),
+        "5": lambda: (ex.noisy_labels(ctx), ex.top_examples(ctx)),
+    }
+    for figure in args.figures:
+        if figure not in steps:
+            raise DietError(f"no figure {figure!r} to precompute; figures with runs: {', '.join(steps)} (figure 2 reuses figure 1's scores)")
+        started = time.perf_counter()
+        steps[figure]()
+        print(f"figure {figure}: {time.perf_counter() - started:.0f} s; results in {ctx.store.root}", flush=True)
+
+
 def cmd_book(args) -> None:
     from diet.book import build_book
 
@@ -212,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=float, default=0.7, help="fraction kept (default: %(default)s)")
     p.add_argument("--out", default="runs/main", help="output folder; a rerun resumes (default: %(default)s)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("precompute", help="fill the results store for a preset's figures (resumable), so that `diet book` only loads")
+    p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")
+    p.add_argument("--task", default=None, help="override the preset's task")
+    p.add_argument("--figures", nargs="+", default=["3", "1", "4", "5"], help="figures to compute, in this order (default: 3 1 4 5)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 per process is fastest when two run side by side)")
+    p.set_defaults(func=cmd_precompute)
 
     p = sub.add_parser("book", help="execute every figure notebook with a preset and build the HTML book")
     p.add_argument("--preset", default="smoke", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")

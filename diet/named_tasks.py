@@ -38,7 +38,7 @@ def ag_news(root: Path | None) -> Task:
         make_split(text, labels, ids=ids),
         make_split(test_text, test_labels),
         AG_NEWS_LABELS,
-        f"mirror {root}: train = 10k sample minus {10_001 - len(ids)} test overlaps; test = official 7,600",
+        f"local mirror (DIET_DATA_DIR): train = 10k sample minus {10_001 - len(ids)} test overlaps; test = official 7,600",
     )
 
 
@@ -51,7 +51,7 @@ def sst2(root: Path | None) -> Task:
     for name in ("train", "dev"):
         rows = read_rows(verified(root, f"sst2/{name}.tsv"), "\t", quoted=False)[1:]
         splits.append(make_split([r[0].strip() for r in rows], [int(r[1]) for r in rows]))
-    return Task("sst2", splits[0], splits[1], SST2_LABELS, f"mirror {root}: GLUE train; dev as test")
+    return Task("sst2", splits[0], splits[1], SST2_LABELS, "local mirror (DIET_DATA_DIR): GLUE train; dev as test")
 
 
 @register_task("mnli")
@@ -64,7 +64,7 @@ def mnli(root: Path | None) -> Task:
     for name in ("matched_1000", "mismatched_1000"):
         rows = read_rows(verified(root, f"mnli_sample/{name}.tsv"), "\t", quoted=False)
         splits.append(make_split([r[1] for r in rows], [index[r[0]] for r in rows], text_pair=[r[2] for r in rows]))
-    return Task("mnli", splits[0], splits[1], MNLI_LABELS, f"mirror {root}: 1,000-pair samples, matched as train, mismatched as test (a sample, not the official splits)")
+    return Task("mnli", splits[0], splits[1], MNLI_LABELS, "local mirror (DIET_DATA_DIR): 1,000-pair samples, matched as train, mismatched as test (a sample, not the official splits)")
 
 
 def _from_hub(path, config, text_col, pair_col, train_name, test_name, label_names) -> Task:

@@ -15,7 +15,7 @@ from diet.book import NOTEBOOKS, build_book
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["index", "methods", "use_your_task", *(f"_generated/{n}" for n in NOTEBOOKS), "_generated/downloads"]
+PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"_generated/{n}" for n in NOTEBOOKS), "_generated/downloads"]
 FIGURES = [n for n in NOTEBOOKS if n != "06_summary"]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
@@ -35,6 +35,11 @@ def test_every_page_is_built(book):
     missing = [p for p in PAGES if not (book / f"{p}.html").exists()]
     assert not missing, f"pages missing from {book}: {missing}"
     assert "http-equiv" not in (book / "index.html").read_text()  # the real introduction, not a redirect
+    from diet.presets import PRESETS
+
+    intro = soup(book / "index.html").get_text()
+    for preset in PRESETS.values():  # the presets table is generated from the code
+        assert preset.description in intro
 
 
 @pytest.mark.parametrize("name", FIGURES)
