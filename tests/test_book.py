@@ -37,7 +37,7 @@ def test_every_page_is_built(book):
     assert "http-equiv" not in (book / "index.html").read_text()  # the real introduction, not a redirect
     from diet.presets import PRESETS
 
-    intro = soup(book / "index.html").get_text()
+    intro = " ".join(soup(book / "index.html").get_text().replace("\u2019", "'").split())  # undo smart quotes
     for preset in PRESETS.values():  # the presets table is generated from the code
         assert preset.description in intro
 
