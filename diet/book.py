@@ -1,14 +1,18 @@
 """Build the companion book: execute every figure notebook with papermill, then Jupyter Book 1.x.
 
 The committed sources stay untouched: `build_book` copies book/ into OUT/source, executes
-notebooks/*.ipynb into OUT/source/_generated/, adds a downloads page with the tables the
-notebooks wrote, and builds OUT/html with warnings as errors.
+notebooks/*.ipynb for each task of the build into OUT/source/_generated/<task folder>/, adds
+each task's downloads page with the tables the notebooks wrote, writes the build's _toc.yml
+from the committed one (one part per task when there are several), and builds OUT/html with
+warnings as errors.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +23,7 @@ from diet.errors import DietError
 
 NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary")
 KERNEL = "python3"
-ROOT_FILES = ("_config.yml", "_toc.yml")  # at the project root; copied into the book's source folder
+ROOT_FILES = ("_config.yml", "_toc.yml")  # at the project root; _config.yml is copied into the book's source folder, _toc.yml is its template
 DOWNLOADS = {
     "fig1_score_timing.csv": "Figure 1: test accuracy per seed after training on the top-k by each score at each step, random and full data",
     "fig1_scores_mean.csv": "Per-example scores at every scoring step: mean, sd and number of runs (figures 1 and 2)",
@@ -50,14 +54,18 @@ def build_book(
     parameters: dict | None = None,
     project: str | Path | None = None,
 ) -> Path:
-    """Execute the notebooks with `-p preset ...`, build the HTML book, and return its folder (OUT/html).
+    """Execute the notebooks with `-p preset ...` for each task, build the HTML book, and return its folder (OUT/html).
 
-    `parameters` are further notebook parameters (n_train, seeds, ...). Progress goes to stderr,
-    one line per notebook. Raises BookError naming the notebook when one fails or holds an
-    error output, and when the Sphinx build reports any warning.
+    Without `task` the book shows every task of the preset (`Preset.book_tasks`), one part each;
+    with `task` it shows that one. Each task's executed notebooks, downloads page and build info go
+    to OUT/source/_generated/<task folder>/ (`task_folder`). `parameters` are further notebook
+    parameters (n_train, seeds, ...). Progress goes to stderr, one line per notebook. Raises
+    BookError naming the notebook and the task when one fails or holds an error output, and when
+    the Sphinx build reports any warning.
     """
     from diet.experiments import repo_root, run_context, store_root
     from diet.local_files import looks_like_path
+    from diet.presets import get_preset
 
     root = Path(project).resolve() if project else repo_root()
     for needed in (*ROOT_FILES, "book", "notebooks"):
@@ -66,27 +74,37 @@ def build_book(
     out = Path(out).resolve()
     if out == root or out in root.parents:
         raise BookError(f"out={out} would hold the project folder; give a build folder such as {root / '_build'}")
+    tasks = [task] if task else list(get_preset(preset).book_tasks)
+    tasks = [str(Path(t).resolve()) if looks_like_path(t) else t for t in tasks]  # the notebooks run in the project folder
+    folders = task_folders(tasks)
     source = out / "source"
     _remove_previous(source, marker="_toc.yml")
     shutil.copytree(root / "book", source, ignore=shutil.ignore_patterns("_generated", "_build", ".ipynb_checkpoints"))
-    for name in ROOT_FILES:  # Jupyter Book wants them inside the source folder
-        shutil.copy2(root / name, source / name)
+    shutil.copy2(root / "_config.yml", source / "_config.yml")  # Jupyter Book wants it inside the source folder
+    import yaml  # Jupyter Book's dependency, like papermill's
+
+    template = yaml.safe_load((root / "_toc.yml").read_text())
+    (source / "_toc.yml").write_text(TOC_HEADER + yaml.safe_dump(book_toc(template, folders, [task_label(t) for t in tasks]), sort_keys=False))
+    _point_links_at(source / "index.md", folders[0])
     generated = source / "_generated"
     generated.mkdir()
-    if task and looks_like_path(task):
-        task = str(Path(task).resolve())  # the notebooks run in the project folder
     store_path = store_root(preset, store).resolve()
     if store_path.is_relative_to(root):  # the notebooks run in the project folder: no personal absolute paths in the book
         store_path = store_path.relative_to(root)
-    params = {"preset": preset, "task": task, "store": str(store_path), **(parameters or {})}
-    params = {k: v for k, v in params.items() if v is not None}
+    contexts = []
     started = time.perf_counter()
-    for name in NOTEBOOKS:
-        execute(root / "notebooks" / f"{name}.ipynb", generated / f"{name}.ipynb", params, cwd=root)
+    for name, folder in zip(tasks, folders):
+        params = {"preset": preset, "task": name, "store": str(store_path), **(parameters or {})}
+        params = {k: v for k, v in params.items() if v is not None}
+        (generated / folder).mkdir()
+        for notebook in NOTEBOOKS:
+            execute(root / "notebooks" / f"{notebook}.ipynb", generated / folder / f"{notebook}.ipynb", params, cwd=root, task=task_label(name))
+        ctx = run_context(**{**params, "store": str(root / params["store"])})  # this process may run elsewhere
+        write_downloads(ctx.tables, generated / folder)
+        (generated / folder / "build_info.md").write_text(build_info([ctx]))
+        contexts.append(ctx)
     executed = time.perf_counter() - started
-    ctx = run_context(**{**params, "store": str(root / params["store"])})  # this process may run elsewhere
-    write_downloads(ctx.tables, generated)
-    (generated / "build_info.md").write_text(build_info(ctx))
+    (generated / "build_info.md").write_text(build_info(contexts))
     (generated / "presets.md").write_text(presets_table())
     started = time.perf_counter()
     html = sphinx_build(source, out)
@@ -94,11 +112,74 @@ def build_book(
     return html
 
 
-def execute(notebook: Path, output: Path, params: dict, cwd: Path) -> None:
-    """Run one notebook with papermill; fail with its name if a cell raises or leaves an error output."""
+TOC_HEADER = "# Generated by diet.book.build_book from the project's _toc.yml; edit that one.\n"
+GENERATED = "_generated/"
+
+
+def task_label(task: str) -> str:
+    """How the book names a task: its registered name, or the file or folder name of a task of your own."""
+    return Path(task).name if ("/" in task or "\\" in task) else task
+
+
+def task_folder(task: str) -> str:
+    """A filesystem- and Sphinx-safe folder name for a task: its label with other characters as '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", task_label(task)).strip("_") or "task"
+
+
+def task_folders(tasks: list[str]) -> list[str]:
+    """`task_folder` of each task, with -2, -3, ... added where two tasks would share a folder."""
+    folders: list[str] = []
+    for t in tasks:
+        base = folder = task_folder(t)
+        n = 1
+        while folder in folders:
+            n += 1
+            folder = f"{base}-{n}"
+        folders.append(folder)
+    return folders
+
+
+def book_toc(template: dict, folders: list[str], labels: list[str] | None = None) -> dict:
+    """The build's table of contents from the committed one: its generated chapters moved under each task's folder.
+
+    With one task the structure stays the template's (`_generated/x` becomes `_generated/<folder>/x`).
+    With several, the parts holding generated chapters are replaced, where the first of them stood,
+    by one part per task, captioned "Figures: <label>", holding all those chapters in order.
+    """
+    labels = labels or folders
+    toc = copy.deepcopy(template)
+    parts = toc.get("parts", [])
+
+    def generated(part: dict) -> bool:
+        return any(str(c.get("file", "")).startswith(GENERATED) for c in part.get("chapters", []))
+
+    def moved(chapters: list[dict], folder: str) -> list[dict]:
+        return [{**c, "file": GENERATED + folder + "/" + c["file"][len(GENERATED):]} if str(c.get("file", "")).startswith(GENERATED) else dict(c)
+                for c in chapters]
+
+    if len(folders) == 1:
+        toc["parts"] = [{**p, "chapters": moved(p["chapters"], folders[0])} if generated(p) else p for p in parts]
+        return toc
+    chapters = [c for p in parts if generated(p) for c in p["chapters"] if str(c.get("file", "")).startswith(GENERATED)]
+    first = next((i for i, p in enumerate(parts) if generated(p)), len(parts))
+    per_task = [{"caption": f"Figures: {label}", "chapters": moved(chapters, folder)} for folder, label in zip(folders, labels)]
+    toc["parts"] = [p for p in parts[:first] if not generated(p)] + per_task + [p for p in parts[first:] if not generated(p)]
+    return toc
+
+
+def _point_links_at(page: Path, folder: str) -> None:
+    """Rewrite a copied page's links to generated chapters (`<_generated/NN_name>`) to the first task's folder."""
+    text = page.read_text()
+    names = "|".join(re.escape(n) for n in (*NOTEBOOKS, "downloads"))
+    page.write_text(re.sub(rf"<{GENERATED}({names})>", rf"<{GENERATED}{folder}/\1>", text))
+
+
+def execute(notebook: Path, output: Path, params: dict, cwd: Path, task: str | None = None) -> None:
+    """Run one notebook with papermill; fail with its name (and the task) if a cell raises or leaves an error output."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    which = f"notebook {notebook.name}" + (f" (task {task})" if task else "")
     started = time.perf_counter()
     env = {"PYTHONWARNINGS": "ignore:IProgress not found"}  # tqdm.auto without ipywidgets; progress bars are off anyway
     saved = {k: os.environ.get(k) for k in env}
@@ -106,14 +187,14 @@ def execute(notebook: Path, output: Path, params: dict, cwd: Path) -> None:
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name=KERNEL, cwd=str(cwd), progress_bar=False)
     except PapermillExecutionError as error:
-        raise BookError(f"notebook {notebook.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. The executed copy, with the traceback, is {output}") from None
+        raise BookError(f"{which} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. The executed copy, with the traceback, is {output}") from None
     finally:
         for key, value in saved.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
     errors = error_outputs(output)
     if errors:
-        raise BookError(f"notebook {notebook.name} holds {len(errors)} error outputs (first: {errors[0]}); see {output}")
-    print(f"[book] {notebook.name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        raise BookError(f"{which} holds {len(errors)} error outputs (first: {errors[0]}); see {output}")
+    print(f"[book] {task + ': ' if task else ''}{notebook.name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
 def error_outputs(notebook: Path) -> list[str]:
@@ -140,6 +221,9 @@ def write_downloads(tables: Path, generated: Path) -> Path:
     page = [
         "# Downloads",
         "",
+        "```{include} build_info.md",
+        "```",
+        "",
         f"The tables behind every figure of this build (preset `{preset.get('name', '?')}`, task {context.get('task', '?')}), "
         "as written by the notebooks. Each CSV is long-form: one row per example, subset, seed or comparison, with the settings "
         "that produced it as columns. Example ids are the row numbers of the task's source training file, so a subset can be "
@@ -155,31 +239,43 @@ def write_downloads(tables: Path, generated: Path) -> Path:
     return path
 
 
-def build_info(ctx) -> str:
-    """The box on the introduction page that says what this build ran (included by book/index.md)."""
-    p = ctx.preset
+def build_info(contexts) -> str:
+    """The box that says what this build ran, for all its tasks (one context each).
+
+    The one for all tasks is included by book/index.md; each task's own goes on its downloads page.
+    """
+    contexts = list(contexts) if isinstance(contexts, (list, tuple)) else [contexts]
+    p = contexts[0].preset
     warning = " Its numbers check that the code runs; they say nothing about the paper's claims." if p.model == "tiny" else ""
-    return "\n".join([
+    names = ", ".join(c.task.name for c in contexts)
+    lines = [
         "```{admonition} This build",
         ":class: note",
         f"Preset `{p.name}`: {p.description}.{warning}",
-        f"Task {ctx.task.name}: {ctx.n_train:,} training and {len(ctx.task.test):,} test examples, {ctx.task.num_labels} classes. "
-        f"Model `{p.model}`; fine-tuning for {p.train.epochs:g} epochs, batch {p.train.batch_size}, learning rate {p.train.lr:g}, "
-        f"maximum length {p.train.max_length}. Scores averaged over {len(p.score_seeds)} runs, computed at steps "
-        f"{', '.join(p.steps)} (final: {p.final_step}); every subset retrained with {len(p.retrain_seeds)} seeds.",
-        "```",
         "",
-    ])
+    ]
+    if len(contexts) > 1:
+        lines += [f"{len(contexts)} tasks, one part of the book each: {names}.", ""]
+    for ctx in contexts:
+        q = ctx.preset
+        lines += [
+            f"{'Task ' if len(contexts) == 1 else ''}**{ctx.task.name}**: {ctx.n_train:,} training and {len(ctx.task.test):,} test examples, {ctx.task.num_labels} classes. "
+            f"Model `{q.model}`; fine-tuning for {q.train.epochs:g} epochs, batch {q.train.batch_size}, learning rate {q.train.lr:g}, "
+            f"maximum length {q.train.max_length}. Scores averaged over {len(q.score_seeds)} runs, computed at steps "
+            f"{', '.join(q.steps)} (final: {q.final_step}); every subset retrained with {len(q.retrain_seeds)} seeds.",
+            "",
+        ]
+    return "\n".join([*lines[:-1], "```", ""])
 
 
 def presets_table() -> str:
     """The presets as a Markdown table, from diet.PRESETS (so the book never disagrees with the code)."""
     from diet.presets import PRESETS
 
-    rows = ["| preset | task | model | train / test | scoring runs | retraining seeds | what it is for |", "|---|---|---|---|---|---|---|"]
+    rows = ["| preset | tasks | model | train / test | scoring runs | retraining seeds | what it is for |", "|---|---|---|---|---|---|---|"]
     for p in PRESETS.values():
         sizes = f"{p.n_train or 'all'} / {p.n_test or 'all'}"
-        rows.append(f"| `{p.name}` | {p.task} | `{p.model}` | {sizes} | {len(p.score_seeds)} | {len(p.retrain_seeds)} | {p.description} |")
+        rows.append(f"| `{p.name}` | {', '.join(p.book_tasks)} | `{p.model}` | {sizes} | {len(p.score_seeds)} | {len(p.retrain_seeds)} | {p.description} |")
     return "\n".join(rows) + "\n"
 
 

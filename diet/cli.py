@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("book", help="execute every figure notebook with a preset and build the HTML book")
     p.add_argument("--preset", default="smoke", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")
-    p.add_argument("--task", default=None, help="override the preset's task")
+    p.add_argument("--task", default=None, help="build the book for this one task (default: each of the preset's tasks, one part each)")
     p.add_argument("--out", default="_build", help="build folder; HTML lands in OUT/html (default: %(default)s)")
     p.add_argument("--store", default=None, help="results store the notebooks read and fill (default: results/PRESET)")
     p.set_defaults(func=cmd_book)

@@ -13,9 +13,8 @@ import pytest
 
 from diet.book import NOTEBOOKS, build_book
 
-pytestmark = pytest.mark.slow
-
-PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"_generated/{n}" for n in NOTEBOOKS), "_generated/downloads"]
+GEN = "_generated/ag_news"  # the smoke preset's one task
+PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"{GEN}/{n}" for n in NOTEBOOKS), f"{GEN}/downloads"]
 FIGURES = [n for n in NOTEBOOKS if n != "06_summary"]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
@@ -31,6 +30,7 @@ def soup(path: Path):
     return bs4.BeautifulSoup(path.read_text(), "html.parser")
 
 
+@pytest.mark.slow
 def test_every_page_is_built(book):
     missing = [p for p in PAGES if not (book / f"{p}.html").exists()]
     assert not missing, f"pages missing from {book}: {missing}"
@@ -40,19 +40,28 @@ def test_every_page_is_built(book):
     intro = " ".join(soup(book / "index.html").get_text().replace("\u2019", "'").split())  # undo smart quotes
     for preset in PRESETS.values():  # the presets table is generated from the code
         assert preset.description in intro
+    import yaml
+
+    from diet.book import book_toc
+
+    built = yaml.safe_load((book.parent / "source" / "_toc.yml").read_text())
+    assert built == book_toc(_template(), ["ag_news"])  # one task: the committed structure, under _generated/ag_news/
+    assert "Task ag_news: 320 training and 160 test examples" in intro  # the build box describes the task
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FIGURES)
 def test_figure_chapters_embed_existing_images(book, name):
-    page = book / "_generated" / f"{name}.html"
+    page = book / GEN / f"{name}.html"
     images = [img["src"] for img in soup(page).find_all("img") if not img["src"].startswith("data:")]
     assert images, f"{page.name} embeds no figure"
     for src in images:
         assert (page.parent / unquote(src)).resolve().is_file(), f"{page.name}: image {src} does not exist"
 
 
+@pytest.mark.slow
 def test_executed_notebooks_hold_no_errors(book):
-    source = book.parent / "source" / "_generated"
+    source = book.parent / "source" / GEN
     for name in NOTEBOOKS:
         cells = json.loads((source / f"{name}.ipynb").read_text())["cells"]
         errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
@@ -60,8 +69,9 @@ def test_executed_notebooks_hold_no_errors(book):
         assert any(c["cell_type"] == "code" and c.get("outputs") for c in cells), f"{name}.ipynb was not executed"
 
 
+@pytest.mark.slow
 def test_downloads_exist_and_are_linked(book):
-    page = book / "_generated" / "downloads.html"
+    page = book / GEN / "downloads.html"
     links = [a["href"] for a in soup(page).find_all("a", href=True) if a["href"].endswith((".csv", ".json"))]
     names = {Path(unquote(h)).name for h in links}
     assert {"fig3_preserved_fraction.csv", "fig3_scores_mean.csv", "fig3_kept_ids.csv", "summary_claims.csv"} <= names
@@ -69,6 +79,7 @@ def test_downloads_exist_and_are_linked(book):
         assert (page.parent / unquote(href)).resolve().is_file(), f"download {href} is missing"
 
 
+@pytest.mark.slow
 def test_internal_links_resolve(book):
     broken = []
     for page in book.rglob("*.html"):
@@ -82,6 +93,7 @@ def test_internal_links_resolve(book):
     assert not broken, f"{len(broken)} broken links, first: {broken[:5]}"
 
 
+@pytest.mark.slow
 def test_no_script_or_stylesheet_from_a_cdn(book):
     remote = []
     for page in book.rglob("*.html"):
@@ -98,7 +110,8 @@ def _chromium() -> str | None:
     return next((shutil.which(c) for c in CHROMIUM if shutil.which(c)), None)
 
 
-@pytest.mark.parametrize("page", ["index", "_generated/03_preserved_fraction"])
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["index", f"{GEN}/03_preserved_fraction"])
 def test_screenshot_is_not_blank(book, page, tmp_path):
     exe = _chromium()
     if exe is None:
@@ -138,6 +151,7 @@ def _notebook(path: Path, code: str) -> None:
     nbformat.write(nb, path)
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_stops_the_build_and_is_named(tmp_path):
     from diet.book import BookError, ROOT_FILES
 
@@ -148,7 +162,7 @@ def test_a_failing_notebook_stops_the_build_and_is_named(tmp_path):
     shutil.copytree(Path(__file__).resolve().parents[1] / "book", project / "book", ignore=shutil.ignore_patterns("_generated"))
     (project / "notebooks").mkdir()
     _notebook(project / "notebooks" / f"{NOTEBOOKS[0]}.ipynb", "raise RuntimeError('broken on purpose')")
-    with pytest.raises(BookError, match=rf"{NOTEBOOKS[0]}\.ipynb.*broken on purpose"):
+    with pytest.raises(BookError, match=rf"{NOTEBOOKS[0]}\.ipynb \(task ag_news\).*broken on purpose"):
         build_book("smoke", out=tmp_path / "out", store=tmp_path / "store", project=project)
 
 
@@ -165,6 +179,7 @@ def test_error_outputs_are_found(tmp_path):
     assert error_outputs(tmp_path / "x.ipynb") == ["ZeroDivisionError: division by zero"]
 
 
+@pytest.mark.slow
 def test_a_sphinx_warning_fails_the_build(tmp_path):
     from diet.book import BookError, sphinx_build
 
@@ -175,3 +190,70 @@ def test_a_sphinx_warning_fails_the_build(tmp_path):
     (source / "index.md").write_text("# Index\n\nA link to {doc}`a page that does not exist <nowhere>`.\n")
     with pytest.raises(BookError, match="nowhere"):
         sphinx_build(source, tmp_path / "out")
+
+
+# ------------------------------------------------------------ one part per task (no notebook execution)
+
+
+def _template() -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "_toc.yml").read_text())
+
+
+def test_toc_for_one_task_keeps_the_template_structure():
+    from diet.book import book_toc
+
+    template = _template()
+    toc = book_toc(template, ["ag_news"])
+    assert [p["caption"] for p in toc["parts"]] == [p["caption"] for p in template["parts"]]
+    files = [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    assert files == [f.replace("_generated/", "_generated/ag_news/") for f in (c["file"] for p in template["parts"] for c in p["chapters"])]
+    assert toc["root"] == template["root"] and toc["format"] == template["format"]
+
+
+def test_toc_for_two_tasks_has_one_part_each():
+    from diet.book import book_toc
+
+    template = _template()
+    toc = book_toc(template, ["ag_news", "sst2"], ["ag_news", "sst2"])
+    captions = [p["caption"] for p in toc["parts"]]
+    assert captions == ["Background", "Figures: ag_news", "Figures: sst2", "Your own runs"]
+    for part, folder in zip(toc["parts"][1:3], ["ag_news", "sst2"]):
+        assert [c["file"] for c in part["chapters"]] == [f"_generated/{folder}/{n}" for n in (*NOTEBOOKS, "downloads")]
+    assert template["parts"][1]["chapters"][0]["file"] == "_generated/01_score_timing"  # the template is not changed
+    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["use_your_task", "reproducibility"]
+
+
+def test_task_folders_are_safe_and_distinct():
+    from diet.book import task_folder, task_folders
+
+    assert task_folder("ag_news") == "ag_news"
+    assert task_folder("data/my reviews.csv") == "my_reviews_csv"
+    assert task_folder("/home/someone/tasks/../x.tsv") == "x_tsv"  # no personal path in the book
+    assert task_folders(["a/my.csv", "b/my.csv", "sst2"]) == ["my_csv", "my_csv-2", "sst2"]
+
+
+def test_presets_name_their_book_tasks():
+    from diet.presets import PRESETS
+
+    assert PRESETS["cpu"].book_tasks == PRESETS["gpu"].book_tasks == ("ag_news", "sst2")
+    assert PRESETS["paper"].book_tasks == ("mnli", "ag_news")
+    assert PRESETS["smoke"].book_tasks == ("ag_news",) and PRESETS["quick"].book_tasks == ("ag_news",)
+
+
+def test_build_info_describes_every_task():
+    from types import SimpleNamespace
+
+    from diet.book import build_info
+    from diet.presets import PRESETS
+
+    def ctx(name, n):
+        task = SimpleNamespace(name=name, test=[0] * 10, num_labels=2)
+        return SimpleNamespace(preset=PRESETS["cpu"], task=task, n_train=n)
+
+    both = build_info([ctx("ag_news", 500), ctx("sst2", 400)])
+    assert "2 tasks, one part of the book each: ag_news, sst2." in both
+    assert "**ag_news**: 500 training" in both and "**sst2**: 400 training" in both
+    assert both.startswith("```{admonition} This build") and both.rstrip().endswith("```")
+    assert "Task **sst2**: 400 training" in build_info([ctx("sst2", 400)])
