@@ -38,10 +38,14 @@ class TrainConfig:
         return asdict(self)
 
     def key(self) -> dict:
-        """The settings that change results (not the device or inference batch size)."""
+        """The settings that change results. On the CPU (float32) that leaves out the device and the
+        inference batch size; GPU runs add their device type and precision, so CPU and GPU results
+        are stored apart."""
         d = self.to_dict()
         d.pop("eval_batch_size")
         d.pop("device")
+        if self.torch_device().type == "cuda":
+            d["accelerator"] = "cuda/bf16" if self.bf16 else "cuda/float32"
         return d
 
     def torch_device(self) -> torch.device:

@@ -102,3 +102,11 @@ def test_nan_scores_are_refused(task, tmp_path):
 def test_unknown_model_lists_offline_names(task, tmp_path):
     with pytest.raises(DietError, match="unknown model 'no-such-model'.*minilm-l6, tiny"):
         score(task, "no-such-model", [0], ["0"], ["el2n"], CFG, Store(tmp_path), progress=False)
+
+
+def test_gpu_results_are_keyed_apart_from_cpu_results(monkeypatch):
+    cpu = TrainConfig().key()
+    assert "accelerator" not in cpu
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert TrainConfig().key() == {**cpu, "accelerator": "cuda/bf16"}
+    assert TrainConfig(bf16=False).key()["accelerator"] == "cuda/float32"
