@@ -13,7 +13,7 @@ from diet import DietError, ScoresTable, Store, TrainConfig, load_task, retrain,
 from diet.steps import resolve_steps
 
 CFG = TrainConfig(epochs=1, batch_size=8, lr=1e-3, max_length=32, device="cpu")
-SCORES = ["el2n", "grand_head", "loss"]
+SCORES = ["el2n", "grand_head", "grand_full", "loss"]
 
 
 @pytest.fixture(scope="module")
