@@ -80,3 +80,9 @@ def test_score_errors_name_the_fix(tmp_path, capsys):
 def test_bad_scores_folder(tmp_path, capsys):
     assert main(["prune", "--scores", str(tmp_path / "none"), "--task", "ag_news"]) == 2
     assert "no scores table" in capsys.readouterr().err
+
+
+def test_precompute_names_the_figures_it_knows(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIET_STORE", str(tmp_path))
+    assert main(["precompute", "--preset", "smoke", "--figures", "2"]) == 2
+    assert "no figure '2' to precompute; figures with runs: 1, 3, 4, 5" in capsys.readouterr().err
