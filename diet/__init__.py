@@ -11,7 +11,7 @@ from diet.errors import DietError
 from diet.grad_norms import per_example_grad_norms
 from diet.presets import PRESETS, Preset, get_preset
 from diet.prune import class_fractions, select
-from diet.retrain import retrain
+from diet.retraining import retrain
 from diet.scores import SCORES, register_score, score_examples
 from diet.scores_table import ScoresTable
 from diet.scoring import score

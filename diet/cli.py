@@ -110,7 +110,7 @@ def cmd_prune(args) -> None:
 
 def cmd_train(args) -> None:
     from diet.fingerprint import split_fingerprint
-    from diet.retrain import retrain
+    from diet.retraining import retrain
     from diet.store import Store, write_table
 
     spec, ids = task_args(args), None

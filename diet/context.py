@@ -15,7 +15,7 @@ import pandas as pd
 from diet.errors import DietError
 from diet.fingerprint import split_fingerprint
 from diet.presets import Preset, get_preset
-from diet.retrain import retrain
+from diet.retraining import retrain
 from diet.scores_table import ScoresTable
 from diet.scoring import score
 from diet.steps import resolve_step

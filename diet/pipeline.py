@@ -10,7 +10,7 @@ import pandas as pd
 
 from diet.presets import Preset
 from diet.prune import select
-from diet.retrain import retrain
+from diet.retraining import retrain
 from diet.scores_table import ScoresTable
 from diet.scoring import score
 from diet.store import Store
