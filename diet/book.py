@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from diet.errors import DietError
+from diet.store import READONLY_ENV
 
 NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary")
 KERNEL = "python3"
@@ -32,12 +33,13 @@ DOWNLOADS = {
     "fig3_preserved_fraction.csv": "Figure 3: test accuracy per seed against the fraction kept, plain and class-balanced, random and full data",
     "fig3_scores_mean.csv": "Per-example scores at the final step (all scores): mean, sd and number of runs (figures 3 and 4)",
     "fig3_kept_ids.csv": "Figure 3: the example ids of every subset trained on",
-    "fig4_offset.csv": "Figure 4: test accuracy per seed after skipping the top k, both readings, random at the same sizes and full data",
+    "fig4_offset.csv": "Figure 4: test accuracy per seed after skipping the top k, each reading the preset runs, random at the same sizes and full data",
     "fig4_kept_ids.csv": "Figure 4: the example ids of every subset trained on",
     "fig5_noisy_labels.csv": "Figure 5: precision and recall of the top-k as a detector of flipped labels; accuracy after removing them",
     "fig5_kept_ids.csv": "Figure 5: the subsets of the noisy training set, and the ids (with their noisy labels) of the flipped examples",
     "top_examples.csv": "The highest-scored training examples with gold and predicted labels",
-    "summary_claims.csv": "The results summary: each claim, our numbers, the baseline, the verdict",
+    "summary_claims.csv": "The results summary: each claim in each setting, our numbers, the baseline, the verdict",
+    "summary_verdicts.csv": "The results summary: one verdict per claim, with how its settings came out",
     "context.json": "What produced these tables: the preset with all its settings, the task, the training-set fingerprint",
 }
 
@@ -47,12 +49,13 @@ class BookError(DietError):
 
 
 def build_book(
-    preset: str = "smoke",
+    preset: str = "cpu",
     task: str | None = None,
     out: str | Path = "_build",
     store: str | Path | None = None,
     parameters: dict | None = None,
     project: str | Path | None = None,
+    compute: bool = True,
 ) -> Path:
     """Execute the notebooks with `-p preset ...` for each task, build the HTML book, and return its folder (OUT/html).
 
@@ -61,7 +64,9 @@ def build_book(
     to OUT/source/_generated/<task folder>/ (`task_folder`). `parameters` are further notebook
     parameters (n_train, seeds, ...). Progress goes to stderr, one line per notebook. Raises
     BookError naming the notebook and the task when one fails or holds an error output, and when
-    the Sphinx build reports any warning.
+    the Sphinx build reports any warning. `compute=False` makes the store read-only: the build
+    only renders what `diet precompute` (or an earlier build) stored, and fails at once naming
+    the first missing run instead of fine-tuning.
     """
     from diet.experiments import repo_root, run_context, store_root
     from diet.local_files import looks_like_path
@@ -98,13 +103,14 @@ def build_book(
         params = {k: v for k, v in params.items() if v is not None}
         (generated / folder).mkdir()
         for notebook in NOTEBOOKS:
-            execute(root / "notebooks" / f"{notebook}.ipynb", generated / folder / f"{notebook}.ipynb", params, cwd=root, task=task_label(name))
+            execute(root / "notebooks" / f"{notebook}.ipynb", generated / folder / f"{notebook}.ipynb", params, cwd=root, task=task_label(name), compute=compute)
         ctx = run_context(**{**params, "store": str(root / params["store"])})  # this process may run elsewhere
         write_downloads(ctx.tables, generated / folder)
         (generated / folder / "build_info.md").write_text(build_info([ctx]))
         contexts.append(ctx)
     executed = time.perf_counter() - started
     (generated / "build_info.md").write_text(build_info(contexts))
+    (generated / "verdicts.md").write_text(verdicts_table(contexts, folders))
     (generated / "presets.md").write_text(presets_table())
     started = time.perf_counter()
     html = sphinx_build(source, out)
@@ -174,7 +180,7 @@ def _point_links_at(page: Path, folder: str) -> None:
     page.write_text(re.sub(rf"<{GENERATED}({names})>", rf"<{GENERATED}{folder}/\1>", text))
 
 
-def execute(notebook: Path, output: Path, params: dict, cwd: Path, task: str | None = None) -> None:
+def execute(notebook: Path, output: Path, params: dict, cwd: Path, task: str | None = None, compute: bool = True) -> None:
     """Run one notebook with papermill; fail with its name (and the task) if a cell raises or leaves an error output."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -182,6 +188,8 @@ def execute(notebook: Path, output: Path, params: dict, cwd: Path, task: str | N
     which = f"notebook {notebook.name}" + (f" (task {task})" if task else "")
     started = time.perf_counter()
     env = {"PYTHONWARNINGS": "ignore:IProgress not found"}  # tqdm.auto without ipywidgets; progress bars are off anyway
+    if not compute:
+        env[READONLY_ENV] = "1"  # the kernel inherits it: its stores load and never fine-tune
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -266,6 +274,32 @@ def build_info(contexts) -> str:
             "",
         ]
     return "\n".join([*lines[:-1], "```", ""])
+
+
+def verdicts_table(contexts, folders: list[str]) -> str:
+    """Markdown table of each claim's verdict per task (from each task's summary_verdicts.csv), for the introduction."""
+    import pandas as pd
+
+    from diet.claims import CLAIMS
+
+    frames = {}
+    for ctx, folder in zip(contexts, folders):
+        path = ctx.tables / "summary_verdicts.csv"
+        if not path.exists():
+            raise BookError(f"{path} is missing: notebook 06_summary.ipynb did not write it for task {ctx.task.name}")
+        frames[(ctx.task.name, folder)] = pd.read_csv(path).set_index("id")
+    header = "| claim | " + " | ".join(f"{{doc}}`{name} <{GENERATED}{folder}/06_summary>`" for name, folder in frames) + " |"
+    rows = [header, "|---|" + "---|" * len(frames)]
+    for claim_id, (figure, text) in CLAIMS.items():
+        cells = []
+        for table in frames.values():
+            if claim_id in table.index:
+                row = table.loc[claim_id]
+                cells.append(f"**{row['verdict']}** ({row['settings']}; ours − baseline {row['difference']})")
+            else:
+                cells.append("not checked")
+        rows.append(f"| {claim_id} (figure {figure}): {text} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def presets_table() -> str:

@@ -104,7 +104,7 @@ def claims(ctx: Context) -> pd.DataFrame:
     plain4 = fig4[~fig4["balanced"].astype(bool)]
     for window in plain4["window"].unique():
         full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]["accuracy"]
-        for name in p.scores:
+        for name in p.offset_scores or p.scores:
             part = plain4[(plain4["score"] == name) & (plain4["window"] == window)]
             means = part.groupby("offset")["accuracy"].mean()
             if 0.0 not in means.index or len(means) < 2:
@@ -121,7 +121,34 @@ def claims(ctx: Context) -> pd.DataFrame:
     acc = fig5[fig5["metric"] == "accuracy"]
     for name in p.scores:
         add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
-    for name in p.scores:
+    for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
         add("5b", f"{name}, drop top {p.noise:.0%}", compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
     frame = pd.DataFrame(rows)
     return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)
+
+
+def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """One plain verdict per claim from its settings (the rows of `claims`).
+
+    holds: at least half of the settings hold and none does not hold; does not hold: the
+    mirror; mixed: some settings hold and some do not; inconclusive: anything else. Columns:
+    id, claim, verdict, settings (how many hold / do not hold / are inconclusive), difference
+    (the range of ours - baseline over the settings).
+    """
+    rows = []
+    for (claim_id, text), part in verdicts.groupby(["id", "claim"], sort=False):
+        n = len(part)
+        holds, fails = int((part["verdict"] == "holds").sum()), int((part["verdict"] == "does not hold").sum())
+        if holds and fails:
+            verdict = "mixed"
+        elif holds * 2 >= n and holds:
+            verdict = "holds"
+        elif fails * 2 >= n and fails:
+            verdict = "does not hold"
+        else:
+            verdict = "inconclusive"
+        low, high = part["difference"].min(), part["difference"].max()
+        rows.append({"id": claim_id, "claim": text, "verdict": verdict,
+                     "settings": f"{holds} hold, {fails} do not, {n - holds - fails} inconclusive (of {n})",
+                     "difference": f"{low:+.3f}" if np.isclose(low, high) else f"{low:+.3f} to {high:+.3f}"})
+    return pd.DataFrame(rows)

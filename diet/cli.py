@@ -176,7 +176,7 @@ def cmd_precompute(args) -> None:
 def cmd_book(args) -> None:
     from diet.book import build_book
 
-    html = build_book(preset=args.preset, task=args.task, out=args.out, store=args.store)
+    html = build_book(preset=args.preset, task=args.task, out=args.out, store=args.store, compute=not args.no_compute)
     print(f"book: {Path(html) / 'index.html'}")
 
 
@@ -244,10 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_precompute)
 
     p = sub.add_parser("book", help="execute every figure notebook with a preset and build the HTML book")
-    p.add_argument("--preset", default="smoke", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")
+    p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")
     p.add_argument("--task", default=None, help="build the book for this one task (default: each of the preset's tasks, one part each)")
     p.add_argument("--out", default="_build", help="build folder; HTML lands in OUT/html (default: %(default)s)")
     p.add_argument("--store", default=None, help="results store the notebooks read and fill (default: results/PRESET)")
+    p.add_argument("--no-compute", action="store_true", help="only render stored runs; fail naming the first missing one instead of fine-tuning")
     p.set_defaults(func=cmd_book)
     return parser
 

@@ -76,12 +76,12 @@ class Context:
         return self.scores(p.scores, (p.final_step,))
 
     def retrain(self, subsets: list[Subset], task: Task | None = None) -> pd.DataFrame:
-        """Test accuracy per seed for each subset, with the subset's labels as columns."""
+        """Test accuracy (and the run's wall seconds) per seed for each subset, with the subset's labels as columns."""
         task = task or self.task
         frames = []
         for s in subsets:
             acc = retrain(task, self.preset.model, s.ids, s.seeds, self.preset.train, self.store, self.progress, label=str(s.meta))
-            frames.append(acc.drop(columns="seconds").assign(**s.meta))
+            frames.append(acc.assign(**s.meta))
         frame = pd.concat(frames, ignore_index=True)
         first = list(subsets[0].meta)
         return frame[first + [c for c in frame.columns if c not in first]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from diet.claims import CLAIMS, claims, compare  # noqa: F401 (the summary notebook uses ex.claims)
+from diet.claims import CLAIMS, claims, compare, verdict_summary  # noqa: F401 (the summary notebook uses ex.claims)
 from diet.context import (  # noqa: F401 (notebooks use ex.run_context)
     FULL,
     ORACLE,
@@ -77,9 +77,13 @@ def fraction_subsets(ctx: Context) -> list[Subset]:
     return subsets + [_full_subset(ctx, balanced=False)]
 
 
-def offset_subsets(ctx: Context, windows=("fixed", "shrinking")) -> list[Subset]:
-    """Figure 4: keep preset.offset_keep after skipping the top k%, both readings, plain and balanced."""
+def offset_subsets(ctx: Context, windows=None) -> list[Subset]:
+    """Figure 4: keep preset.offset_keep after skipping the top k%, in each reading (preset.offset_windows), plain and balanced."""
     table, p = ctx.final_scores(), ctx.preset
+    windows = windows or p.offset_windows
+    unknown = set(windows) - {"fixed", "shrinking"}
+    if unknown:
+        raise DietError(f"unknown offset windows {sorted(unknown)}; use 'fixed' (ranks [k, k + keep)) and/or 'shrinking' (ranks [k, keep))")
     step, keep = ctx.step(p.final_step), p.offset_keep
     labels = table.labels()
     subsets, random_sizes = [], {}
@@ -89,7 +93,7 @@ def offset_subsets(ctx: Context, windows=("fixed", "shrinking")) -> list[Subset]
                 continue  # the window does not fit (fixed) or would be empty (shrinking)
             kept = keep if window == "fixed" else round(keep - offset, 10)
             random_sizes[(window, offset)] = kept
-            for name in p.scores:
+            for name in p.offset_scores or p.scores:
                 for balanced in (False, True):
                     ids = select(table.mean(name, step), keep, offset=offset, window=window, labels=labels, balanced=balanced)
                     subsets.append(Subset({"score": name, "window": window, "balanced": balanced, "offset": offset, "kept": kept}, ids, p.retrain_seeds))
@@ -148,10 +152,10 @@ def preserved_fraction(ctx: Context) -> pd.DataFrame:
     return ctx.retrain(fraction_subsets(ctx))
 
 
-def offset_curve(ctx: Context, windows=("fixed", "shrinking")) -> pd.DataFrame:
+def offset_curve(ctx: Context, windows=None) -> pd.DataFrame:
     """Accuracy after skipping the top `offset` and keeping preset.offset_keep (figure 4).
 
-    window "fixed": ranks [offset, offset + keep) (always keep of the data); "shrinking":
+    Windows (default: preset.offset_windows): "fixed": ranks [offset, offset + keep) (always keep of the data); "shrinking":
     ranks [offset, keep) (keep - offset of the data). Random rows are drawn at the same size
     as each window (`kept`). Columns: score, window, balanced, offset, kept, seed, accuracy, n_train.
     """
@@ -165,9 +169,9 @@ def noisy_labels(ctx: Context, removed=None) -> pd.DataFrame:
     - metric "precision" / "recall": the top `removed` fraction by each score (at the final
       step, run-averaged; no seed) or a random draw (one per retraining seed) as a detector of
       the flipped examples, for each fraction in `removed` (default: noise/2, noise, 2*noise);
-    - metric "accuracy": test accuracy per retraining seed after removing the top `noise`
-      fraction by each score, a random `noise` fraction, none (full noisy data), or exactly the
-      flipped examples (the oracle).
+    - metric "accuracy" (only when preset.noise_retrain): test accuracy per retraining seed after
+      removing the top `noise` fraction by each score, a random `noise` fraction, none (full
+      noisy data), or exactly the flipped examples (the oracle).
     """
     p = ctx.preset
     noisy, flipped = flip_labels(ctx.task, p.noise, seed=p.data_seed)
@@ -188,9 +192,11 @@ def noisy_labels(ctx: Context, removed=None) -> pd.DataFrame:
             precision, recall = detection(order, flipped, k)
             rows += [{"score": RANDOM, "removed": k, "metric": "precision", "seed": seed, "value": precision},
                      {"score": RANDOM, "removed": k, "metric": "recall", "seed": seed, "value": recall}]
+    detect = pd.DataFrame(rows).assign(n_train=np.nan, seconds=np.nan)
+    if not p.noise_retrain:
+        return detect
     acc = ctx.retrain(noisy_subsets(ctx, table, flipped), task=noisy)
     acc = acc.rename(columns={"accuracy": "value"}).assign(metric="accuracy")
-    detect = pd.DataFrame(rows).assign(n_train=np.nan)
     return pd.concat([detect, acc[detect.columns]], ignore_index=True)
 
 
@@ -208,12 +214,14 @@ def noisy_subsets(ctx: Context, table: ScoresTable, flipped: np.ndarray) -> list
 
 
 def noisy_kept_ids(ctx: Context) -> pd.DataFrame:
-    """The subsets of `noisy_labels`, as kept ids, plus which training examples were flipped."""
+    """The subsets of `noisy_labels` as kept ids (when the preset retrains on them), plus which training examples were flipped."""
     p = ctx.preset
     noisy, flipped = flip_labels(ctx.task, p.noise, seed=p.data_seed)
+    flips = pd.DataFrame({"score": "flipped", "example_id": flipped, "noisy_label": noisy.train.select_ids(flipped).labels})
+    if not p.noise_retrain:
+        return flips
     table = ctx.scores(p.scores, (p.final_step,), task=noisy)
     kept = kept_ids(noisy_subsets(ctx, table, flipped))
-    flips = pd.DataFrame({"score": "flipped", "example_id": flipped, "noisy_label": noisy.train.select_ids(flipped).labels})
     return pd.concat([kept, flips], ignore_index=True)
 
 
@@ -265,6 +273,36 @@ def scores_mean(table: ScoresTable) -> pd.DataFrame:
     grouped = table.frame.groupby(["example_id", "label", "score", "step", "epoch"])["value"]
     out = grouped.agg(mean="mean", sd="std", runs="count").reset_index()
     return out.sort_values(["score", "step", "example_id"], ignore_index=True)
+
+
+def compute_cost(ctx: Context) -> pd.DataFrame:
+    """Wall time behind each stage of this context's figures, from the seconds each stored run recorded.
+
+    Rows: the scoring passes (time spent computing scores; the fine-tuning they ride on is not
+    timed separately) and the retrainings of figures 1, 3, 4 and 5. A run shared by two figures
+    (the top 70% of figures 3 and 4, random and full-data baselines) counts in each.
+    Columns: stage, runs, core-minutes, seconds per run (mean).
+    """
+    p = ctx.preset
+    noisy, _ = flip_labels(ctx.task, p.noise, seed=p.data_seed)
+    scoring = {
+        "scoring passes, figures 1-2 (timing)": ctx.timing_scores(),
+        "scoring passes, figures 3-4 (final step)": ctx.final_scores(),
+        "scoring passes, figure 5 (noisy labels)": ctx.scores(p.scores, (p.final_step,), task=noisy),
+    }
+    rows = []
+    for stage, table in scoring.items():
+        passes = table.frame.drop_duplicates(["run", "step"])["seconds"]
+        rows.append({"stage": stage, "runs": len(passes), "seconds": passes.sum()})
+    for figure, notebook in (("fig1_score_timing", "01_score_timing"), ("fig3_preserved_fraction", "03_preserved_fraction"),
+                             ("fig4_offset", "04_offset"), ("fig5_noisy_labels", "05_noisy_examples")):
+        table = ctx.load(figure, f"{notebook}.ipynb")
+        runs = table["seconds"].dropna() if "seconds" in table else pd.Series(dtype=float)
+        rows.append({"stage": f"retraining, figure {figure[3]}", "runs": len(runs), "seconds": runs.sum()})
+    out = pd.DataFrame(rows)
+    out["core-minutes"] = (out["seconds"] / 60).round(1)
+    out["seconds per run"] = (out["seconds"] / out["runs"].where(out["runs"] > 0)).round(1)
+    return out.drop(columns="seconds")
 
 
 def mean_sd(frame: pd.DataFrame, by: list[str], value: str = "accuracy") -> pd.DataFrame:

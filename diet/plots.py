@@ -141,7 +141,7 @@ def preserved_fraction(frame: pd.DataFrame, about: str = "") -> tuple[Figure, st
 
 
 def offset_curve(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
-    """Figure 4: accuracy after skipping the top `offset` and keeping a window, for both readings."""
+    """Figure 4: accuracy after skipping the top `offset` and keeping a window, one column per reading in the table."""
     windows = list(dict.fromkeys(frame["window"]))
     scored = frame[frame["offset"].notna()]
     fixed = scored["window"] == "fixed"  # fixed windows keep `keep`; shrinking ones keep `keep - offset`
@@ -159,20 +159,32 @@ def offset_curve(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
             ax.set(title=title, xlabel="top fraction skipped first (k)" if row == 1 else "", ylabel="test accuracy")
             _pct(ax)
     _legend(fig, axes)
+    readings = {
+        "fixed": f"keeping the next {keep:.0%} of the data (a fixed-size window, ranks [k, k + {keep:.0%}))",
+        "shrinking": f"keeping the ranks from k to {keep:.0%} (a shrinking set of {keep:.0%} − k)",
+    }
+    shown = [readings[w] + (f" ({side} column)" if len(windows) > 1 else "") for w, side in zip(windows, ("left", "right"))]
     caption = (
-        f"Figure 4 (offset). Test accuracy after first removing the top k of the examples by score and keeping the next "
-        f"{keep:.0%} of the data (left, fixed-size window) or the ranks from k to {keep:.0%} (right, a shrinking set of "
-        f"{keep:.0%} − k). Top row: ranks over the whole set; bottom row: within each class. Grey: random subsets of the same size as "
+        f"Figure 4 (offset). Test accuracy after first removing the top k of the examples by score and "
+        f"{' or '.join(shown)}. Top row: ranks over the whole set; bottom row: within each class. Grey: random subsets of the same size as "
         f"each window; dotted black: all training data. {SPREAD} {about}"
     )
     return fig, caption
 
 
-def noisy_labels(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
-    """Figure 5: how many flipped labels the top scores catch, and accuracy after removing them."""
+def noisy_labels(frame: pd.DataFrame, about: str = "", noise: float | None = None) -> tuple[Figure, str]:
+    """Figure 5: how many flipped labels the top scores catch, and (if retrained) accuracy after removing them.
+
+    `noise` is the flipped fraction (default: read from the random-removal rows, else the middle `removed`).
+    """
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
-    fig = Figure(figsize=(WIDTH, 3.8), dpi=DPI, layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[1, 1.2])
+    acc = frame[frame["metric"] == "accuracy"].copy()
+    if noise is None:
+        removed = acc.loc[acc["score"] == RANDOM, "removed"] if len(acc) else frame["removed"]
+        noise = float(removed.max() if len(acc) else removed.median())
+    fig = Figure(figsize=(WIDTH if len(acc) else WIDTH * 0.55, 3.8), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, 2, width_ratios=[1, 1.2]) if len(acc) else [fig.subplots(1, 1)]
+    left = axes[0]
     detect = frame[frame["metric"] == "precision"]
     _lines(left, detect, "removed", "value")
     left.set(title="flipped labels among the top k", xlabel="top fraction k (by score)", ylabel="precision")
@@ -181,22 +193,26 @@ def noisy_labels(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     _pct(left, "y")
     if left.get_legend():
         left.get_legend().remove()
-    acc = frame[frame["metric"] == "accuracy"].copy()
-    order = [FULL, RANDOM] + [s for s in dict.fromkeys(acc["score"]) if s not in (FULL, RANDOM, ORACLE)] + [ORACLE]
-    order = [s for s in order if s in set(acc["score"])]
-    acc["condition"] = acc["score"].map(_label)
-    sns.barplot(data=acc, y="condition", x="value", order=[_label(s) for s in order], errorbar="sd", ax=right,
-                hue="condition", palette={_label(s): COLORS.get(s, "#333333") for s in order}, legend=False)
-    low = max(0.0, acc["value"].min() - 0.1)
-    right.set(title="test accuracy after removing", xlabel="test accuracy", ylabel="", xlim=(low, min(1.0, acc["value"].max() + 0.05)))
+    if len(acc):
+        right = axes[1]
+        order = [FULL, RANDOM] + [s for s in dict.fromkeys(acc["score"]) if s not in (FULL, RANDOM, ORACLE)] + [ORACLE]
+        order = [s for s in order if s in set(acc["score"])]
+        acc["condition"] = acc["score"].map(_label)
+        sns.barplot(data=acc, y="condition", x="value", order=[_label(s) for s in order], errorbar="sd", ax=right,
+                    hue="condition", palette={_label(s): COLORS.get(s, "#333333") for s in order}, legend=False)
+        low = max(0.0, acc["value"].min() - 0.1)
+        right.set(title="test accuracy after removing", xlabel="test accuracy", ylabel="", xlim=(low, min(1.0, acc["value"].max() + 0.05)))
     handles, labels = left.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower left", ncols=len(labels), frameon=False)
-    noise = frame.loc[(frame["metric"] == "accuracy") & (frame["score"] == RANDOM), "removed"].max()
+    fig.legend(handles, labels, loc="outside lower left", ncols=len(labels) if len(acc) else 2, frameon=False)
+    accuracy = (
+        f"Right: test accuracy after removing the top {noise:.0%} by each score, a random fraction of the same size, nothing "
+        "(full noisy data), or exactly the flipped examples (oracle). "
+        if len(acc) else "This preset does not retrain on the noisy set, so there is no accuracy panel. "
+    )
     caption = (
         f"Figure 5 (noisy labels). {noise:.0%} of the training labels were flipped to another class, the noisy set was scored, "
-        "and the top-scored examples were compared with the flipped ones. Left: precision (share of flipped labels) of the top k "
-        f"by each score; random draws catch {noise:.0%} on average. Right: test accuracy after removing the top {noise:.0%} by "
-        "each score, a random fraction of the same size, nothing (full noisy data), or exactly the flipped examples (oracle). "
+        f"and the top-scored examples were compared with the flipped ones. {'Left: p' if len(acc) else 'P'}recision (share of flipped labels) of the top k "
+        f"by each score; random draws catch {noise:.0%} on average. {accuracy}"
         f"{SPREAD} Scores are from run-averaged values, so their precision has no spread. {about}"
     )
     return fig, caption

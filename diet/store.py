@@ -12,7 +12,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from diet.errors import DietError
+
 STORE_ENV = "DIET_STORE"
+READONLY_ENV = "DIET_STORE_READONLY"  # "1": load what is stored, never compute (`diet book --no-compute`)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -51,6 +54,12 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _about(config: dict) -> str:
+    """A few identifying fields of a run config, for error messages."""
+    keys = ("task", "model", "seed", "n_subset", "steps", "scores")
+    return ", ".join(f"{k} {config[k]}" for k in keys if k in config) or "no task fields"
+
+
 def _jsonable(value):
     if isinstance(value, (np.integer,)):
         return int(value)
@@ -63,11 +72,20 @@ def _jsonable(value):
     raise TypeError(f"cannot put {type(value).__name__} in a config")
 
 
-class Store:
-    """Folder of artifacts: <root>/<kind>/<hash>/{config.json, data.parquet}."""
+class MissingRunError(DietError):
+    """A read-only store was asked for a run it does not hold."""
 
-    def __init__(self, root: str | Path | None = None):
+
+class Store:
+    """Folder of artifacts: <root>/<kind>/<hash>/{config.json, data.parquet}.
+
+    A read-only store (`readonly=True`, or DIET_STORE_READONLY=1 in the environment) loads what
+    it holds and raises MissingRunError instead of computing anything.
+    """
+
+    def __init__(self, root: str | Path | None = None, readonly: bool | None = None):
         self.root = Path(root or os.environ.get(STORE_ENV) or "runs")
+        self.readonly = os.environ.get(READONLY_ENV, "") not in ("", "0") if readonly is None else readonly
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -90,6 +108,11 @@ class Store:
         cached = self.load(kind, config)
         if cached is not None:
             return cached
+        if self.readonly:
+            raise MissingRunError(
+                f"the store {self.root} holds no {kind} run {config_key(config)} ({_about(config)}) and is read-only "
+                f"({READONLY_ENV}=1 or --no-compute): fill it first with `diet precompute`, or build without --no-compute"
+            )
         frame = compute()
         self.save(kind, config, frame)
         return frame

@@ -47,6 +47,14 @@ def test_every_page_is_built(book):
     built = yaml.safe_load((book.parent / "source" / "_toc.yml").read_text())
     assert built == book_toc(_template(), ["ag_news"])  # one task: the committed structure, under _generated/ag_news/
     assert "Task ag_news: 320 training and 160 test examples" in intro  # the build box describes the task
+    assert "What this build found" in intro and "claim 3a" not in intro
+    from diet.claims import CLAIMS
+
+    found = soup(book / "index.html").find("section", id="what-this-build-found")
+    rows = found.find("table").find("tbody").find_all("tr")
+    assert len(rows) == len(CLAIMS)  # one row per claim, each with a verdict or "not checked"
+    assert all(any(v in r.get_text() for v in ("holds", "does not hold", "mixed", "inconclusive", "not checked")) for r in rows)
+    assert found.find("a", href=lambda h: h and h.endswith("06_summary.html"))
 
 
 @pytest.mark.slow
@@ -74,7 +82,7 @@ def test_downloads_exist_and_are_linked(book):
     page = book / GEN / "downloads.html"
     links = [a["href"] for a in soup(page).find_all("a", href=True) if a["href"].endswith((".csv", ".json"))]
     names = {Path(unquote(h)).name for h in links}
-    assert {"fig3_preserved_fraction.csv", "fig3_scores_mean.csv", "fig3_kept_ids.csv", "summary_claims.csv"} <= names
+    assert {"fig3_preserved_fraction.csv", "fig3_scores_mean.csv", "fig3_kept_ids.csv", "summary_claims.csv", "summary_verdicts.csv"} <= names
     for href in links:
         assert (page.parent / unquote(href)).resolve().is_file(), f"download {href} is missing"
 

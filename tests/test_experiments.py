@@ -226,3 +226,48 @@ def test_compare_rule(a, b, claim, verdict):
 
 def test_compare_exact_value_against_random_draws():
     assert ex.compare([0.5], [0.1, 0.12, 0.08], "higher", exact_a=True)["verdict"] == "holds"
+
+
+def test_verdict_summary_rule():
+    rows = [("1b", "holds", 0.1), ("1b", "holds", 0.2), ("1b", "inconclusive", 0.0),
+            ("3a", "holds", 0.0), ("3a", "does not hold", 0.3),
+            ("4a", "does not hold", -0.1), ("4a", "inconclusive", 0.01),
+            ("5a", "holds", 0.1), ("5a", "inconclusive", 0.0), ("5a", "inconclusive", 0.0)]
+    frame = pd.DataFrame([{"id": i, "claim": f"claim {i}", "verdict": v, "difference": d} for i, v, d in rows])
+    summary = ex.verdict_summary(frame).set_index("id")
+    assert summary["verdict"].to_dict() == {"1b": "holds", "3a": "mixed", "4a": "does not hold", "5a": "inconclusive"}
+    assert summary.loc["1b", "settings"] == "2 hold, 0 do not, 1 inconclusive (of 3)"
+    assert summary.loc["1b", "difference"] == "+0.000 to +0.200"
+
+
+def test_offset_subsets_follow_the_presets_windows_and_scores(ctx, tables):
+    narrow = dataclasses.replace(ctx, preset=ctx.preset.with_overrides(offset_windows=["fixed"], offset_scores=["el2n"]))
+    subsets = ex.offset_subsets(narrow)
+    scored = [s.meta for s in subsets if s.meta["score"] not in (ex.RANDOM, ex.FULL)]
+    assert {m["window"] for m in scored} == {"fixed"} and {m["score"] for m in scored} == {"el2n"}
+    assert len(scored) == 2 * len(narrow.preset.offsets)  # plain and balanced per offset
+    bad = dataclasses.replace(ctx, preset=ctx.preset.with_overrides(offset_windows=["sliding"]))
+    with pytest.raises(DietError, match="unknown offset windows"):
+        ex.offset_subsets(bad)
+
+
+def test_compute_cost_sums_the_stored_runs(ctx, tables):
+    cost = ex.compute_cost(ctx).set_index("stage")
+    assert list(cost.index) == ["scoring passes, figures 1-2 (timing)", "scoring passes, figures 3-4 (final step)", "scoring passes, figure 5 (noisy labels)",
+                                "retraining, figure 1", "retraining, figure 3", "retraining, figure 4", "retraining, figure 5"]
+    assert cost.loc["retraining, figure 3", "runs"] == len(tables["fig3_preserved_fraction"])
+    assert cost.loc["scoring passes, figures 1-2 (timing)", "runs"] == len(ctx.preset.score_seeds) * len(ctx.preset.steps)
+    assert (cost["seconds per run"] >= 0).all() and cost["core-minutes"].sum() > 0
+
+
+def test_noisy_labels_without_retraining_shows_detection_only(ctx, tables):
+    from diet import plots
+
+    detect_only = dataclasses.replace(ctx, preset=ctx.preset.with_overrides(noise_retrain=False))
+    t = ex.noisy_labels(detect_only)
+    assert set(t["metric"]) == {"precision", "recall"}
+    full = tables["fig5_noisy_labels"]
+    pd.testing.assert_frame_equal(t.reset_index(drop=True), full[full["metric"] != "accuracy"].reset_index(drop=True))
+    assert set(ex.noisy_kept_ids(detect_only)["score"]) == {"flipped"}
+    fig, caption = plots.noisy_labels(t, noise=detect_only.preset.noise)
+    assert len(fig.axes) == 1 and "no accuracy panel" in caption and "10%" in caption

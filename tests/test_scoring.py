@@ -110,3 +110,14 @@ def test_gpu_results_are_keyed_apart_from_cpu_results(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     assert TrainConfig().key() == {**cpu, "accelerator": "cuda/bf16"}
     assert TrainConfig(bf16=False).key()["accelerator"] == "cuda/float32"
+
+
+def test_read_only_store_loads_and_refuses_to_compute(task, tmp_path, monkeypatch):
+    first = retrain(task, "tiny", None, [0], CFG, Store(tmp_path), progress=False)
+    again = retrain(task, "tiny", None, [0], CFG, Store(tmp_path, readonly=True), progress=False)
+    pd.testing.assert_frame_equal(first, again)
+    monkeypatch.setenv("DIET_STORE_READONLY", "1")
+    with pytest.raises(DietError, match="holds no retrain run .*read-only.*diet precompute"):
+        retrain(task, "tiny", None, [0, 1], CFG, Store(tmp_path), progress=False)
+    assert sorted(p.name for p in (tmp_path / "retrain").iterdir()) == sorted(p.name for p in (tmp_path / "retrain").iterdir() if (p / "data.parquet").exists())
+    assert len(list((tmp_path / "retrain").iterdir())) == 1  # nothing half-written

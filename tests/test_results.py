@@ -1,0 +1,65 @@
+"""The committed cpu results: the default book renders both tasks from them without any fine-tuning."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from diet.book import NOTEBOOKS, build_book
+from diet.claims import CLAIMS
+from diet.presets import PRESETS
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "cpu"
+TASKS = PRESETS["cpu"].book_tasks
+
+
+@pytest.fixture(scope="module")
+def cpu_book(tmp_path_factory) -> Path:
+    """The cpu preset's book from a copy of the committed runs, with the store read-only (a missing run fails at once)."""
+    out = tmp_path_factory.mktemp("cpu")
+    store = out / "results"
+    for kind in ("scores", "retrain", "train_predictions"):
+        if (RESULTS / kind).is_dir():
+            shutil.copytree(RESULTS / kind, store / kind)
+    return build_book("cpu", out=out / "_build", store=store, compute=False)
+
+
+def soup(path: Path):
+    bs4 = pytest.importorskip("bs4")
+    return bs4.BeautifulSoup(path.read_text(), "html.parser")
+
+
+@pytest.mark.slow
+def test_cpu_book_renders_every_task_from_committed_runs(cpu_book):
+    for task in TASKS:
+        for name in NOTEBOOKS:
+            page = cpu_book / "_generated" / task / f"{name}.html"
+            assert page.is_file(), f"{page} was not built"
+        chapter = cpu_book / "_generated" / task / "03_preserved_fraction.html"
+        assert [img for img in soup(chapter).find_all("img")], f"{chapter.name} of {task} embeds no figure"
+
+
+@pytest.mark.slow
+def test_cpu_verdicts_are_on_the_introduction(cpu_book):
+    found = soup(cpu_book / "index.html").find("section", id="what-this-build-found")
+    table = found.find("table")
+    header = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
+    assert header == ["claim", *TASKS]
+    rows = table.find("tbody").find_all("tr")
+    assert len(rows) == len(CLAIMS)
+    verdicts = pd.read_csv(cpu_book.parent / "source" / "_generated" / TASKS[0] / "data" / "summary_verdicts.csv")
+    assert set(verdicts["verdict"]) <= {"holds", "does not hold", "mixed", "inconclusive"}
+    assert {"1a", "1b", "2", "3a", "3b", "4a", "5a"} <= set(verdicts["id"])
+
+
+@pytest.mark.slow
+def test_committed_tables_match_what_the_book_computes(cpu_book):
+    """The tables committed beside the runs (results/cpu/<task>/) are the ones this build wrote from them."""
+    for task in TASKS:
+        committed, built = RESULTS / task, cpu_book.parent / "source" / "_generated" / task / "data"
+        for name in ("fig1_score_timing.csv", "fig3_preserved_fraction.csv", "fig4_offset.csv", "summary_verdicts.csv"):
+            assert (committed / name).is_file(), f"{committed / name} is not committed; rebuild with `diet book` and commit results/cpu"
+            pd.testing.assert_frame_equal(pd.read_csv(committed / name), pd.read_csv(built / name), check_exact=False, rtol=1e-9)
