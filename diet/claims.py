@@ -9,14 +9,20 @@ from diet.context import FULL, RANDOM, Context
 from diet.errors import DietError
 
 
-def compare(a, b, claim: str, exact_a: bool = False) -> dict:
+CHANCE_MARGIN = 0.01  # accuracy within this of the majority-class rate counts as a constant prediction
+
+
+def compare(a, b, claim: str, exact_a: bool = False, floor: float | None = None) -> dict:
     """Mean ± sd of two groups of per-seed values and a verdict on `claim` about d = mean(a) - mean(b).
 
     spread = the larger of the two groups' sample standard deviations over seeds (`exact_a`:
     `a` is one deterministic value, sd 0). Claim "higher": holds if d > spread, does not hold
     if d < -spread; "lower" mirrors it; "not higher": holds if d <= spread, else does not
     hold. Anything else is inconclusive, and so is every comparison where a group has fewer
-    than two seeds (no spread to judge by).
+    than two seeds (no spread to judge by). `floor` (for accuracies: the majority-class rate of
+    the test set): when every run of both groups is at most floor + CHANCE_MARGIN, both models
+    predict (about) one class, the comparison carries no signal, and the verdict is inconclusive
+    with a note saying so.
     """
     a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
     sd_a = 0.0 if exact_a else _sd(a)
@@ -33,7 +39,10 @@ def compare(a, b, claim: str, exact_a: bool = False) -> dict:
         verdict = "holds" if diff <= spread else "does not hold"
     else:
         raise DietError(f"claim must be 'higher', 'lower' or 'not higher', got {claim!r}")
-    return {"ours": _mean_sd(a, sd_a), "baseline": _mean_sd(b, sd_b), "difference": diff, "spread": spread, "verdict": verdict}
+    note = ""
+    if floor is not None and len(a) and len(b) and max(a.max(), b.max()) <= floor + CHANCE_MARGIN:
+        verdict, note = "inconclusive", f"every run of both is at the majority-class rate ({floor:.3f}) or below: no signal"
+    return {"ours": _mean_sd(a, sd_a), "baseline": _mean_sd(b, sd_b), "difference": diff, "spread": spread, "verdict": verdict, "note": note}
 
 
 def _sd(values: pd.Series) -> float:
@@ -61,7 +70,9 @@ CLAIMS = {
 def claims(ctx: Context) -> pd.DataFrame:
     """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `compare`'s rule.
 
-    Columns: id, figure, claim, setting, ours, baseline, difference, spread, verdict. Claims 1a
+    Columns: id, figure, claim, setting, ours, baseline, difference, spread, verdict, note.
+    Accuracy comparisons where both sides only reach the test set's majority-class rate are
+    inconclusive (`compare`'s floor). Claims 1a
     and 2 need a scoring step before the final one; 4b is checked on MNLI tasks, 4c on the
     others (the paper reports both, per task).
     """
@@ -72,6 +83,10 @@ def claims(ctx: Context) -> pd.DataFrame:
     fig4 = ctx.load("fig4_offset", "04_offset.ipynb")
     fig5 = ctx.load("fig5_noisy_labels", "05_noisy_examples.ipynb")
     rows = []
+    majority = float(np.bincount(ctx.task.test.labels, minlength=ctx.task.num_labels).max() / len(ctx.task.test))
+
+    def accuracy_compare(a, b, claim):
+        return compare(a, b, claim, floor=majority)
 
     def add(claim_id, setting, result):
         figure, text = CLAIMS[claim_id]
@@ -85,8 +100,8 @@ def claims(ctx: Context) -> pd.DataFrame:
             rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]["accuracy"]
             at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
             if steps[0] < late:  # an early step to judge
-                add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"))
-            add("1b", f"{name}, top {keep:.0%}, step {int(late)}", compare(at[at["step"] == late]["accuracy"], rand, "higher"))
+                add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"))
+            add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late]["accuracy"], rand, "higher"))
     runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
     early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
     for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
@@ -98,9 +113,9 @@ def claims(ctx: Context) -> pd.DataFrame:
             ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]["accuracy"]
             rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]["accuracy"]
             if keep <= 0.6:
-                add("3a", f"{name}, keep {keep:.0%}", compare(ours, rand, "not higher"))
+                add("3a", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "not higher"))
             else:
-                add("3b", f"{name}, keep {keep:.0%}", compare(ours, rand, "higher"))
+                add("3b", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "higher"))
     plain4 = fig4[~fig4["balanced"].astype(bool)]
     for window in plain4["window"].unique():
         full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]["accuracy"]
@@ -112,17 +127,17 @@ def claims(ctx: Context) -> pd.DataFrame:
             best = means.drop(0.0).idxmax()
             best_acc = part[part["offset"] == best]["accuracy"]
             setting = f"{name}, {window} window, best k = {best:.0%}"
-            add("4a", setting, compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"))
+            add("4a", setting, accuracy_compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"))
             if ctx.task.name.startswith("mnli"):
-                add("4b", setting, compare(best_acc, full, "higher"))
+                add("4b", setting, accuracy_compare(best_acc, full, "higher"))
             else:
-                add("4c", setting, compare(best_acc, full, "not higher"))
+                add("4c", setting, accuracy_compare(best_acc, full, "not higher"))
     detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
     acc = fig5[fig5["metric"] == "accuracy"]
     for name in p.scores:
         add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
     for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
-        add("5b", f"{name}, drop top {p.noise:.0%}", compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
+        add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
     frame = pd.DataFrame(rows)
     return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)
 

@@ -96,7 +96,7 @@ class Context:
         write_json(self.tables / "context.json", self.describe_dict())
         manifest = self.tables / "tables.json"
         written = json.loads(manifest.read_text()) if manifest.exists() else {}
-        write_json(manifest, {**written, name: config_key(self.describe_dict())})
+        write_json(manifest, {**written, name: self.tables_key()})
         return path
 
     def load(self, name: str, notebook: str) -> pd.DataFrame:
@@ -106,7 +106,7 @@ class Context:
         if not path.exists():
             raise DietError(f"{path} is missing: {rerun}")
         written = json.loads(manifest.read_text()) if manifest.exists() else {}
-        if written.get(name) != config_key(self.describe_dict()):
+        if written.get(name) != self.tables_key():
             raise DietError(f"{path} was written by a run with other parameters (preset, sizes, seeds or data): {rerun}")
         return read_table(path)
 
@@ -121,6 +121,10 @@ class Context:
             f"store {_short(self.store.root)}; tables {_short(self.tables)}",
         ]
         return "\n".join(textwrap.fill(line, 80, subsequent_indent="    ") for line in lines)
+
+    def tables_key(self) -> str:
+        """What a saved table must have been made with: everything in describe_dict but where the store lies."""
+        return config_key({k: v for k, v in self.describe_dict().items() if k != "store"})
 
     def describe_dict(self) -> dict:
         return {"preset": self.preset.to_dict(), "task": self.task.describe(), "train_fingerprint": split_fingerprint(self.task.train), "store": str(self.store.root)}

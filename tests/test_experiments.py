@@ -157,7 +157,7 @@ def test_claims_from_saved_tables(ctx, tables):
     verdicts = ex.claims(ctx)
     assert set(verdicts["verdict"]) <= VERDICTS
     assert {"1a", "1b", "2", "3a", "3b", "4a", "4c", "5a", "5b"} <= set(verdicts["id"])
-    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict"]
+    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note"]
 
 
 def test_claims_name_the_missing_notebook(tmp_path):
@@ -174,6 +174,10 @@ def test_tables_of_another_run_are_refused(tmp_path):
     other = dataclasses.replace(other, tables=one.tables)  # the same folder, as with a shared DIET_STORE
     with pytest.raises(DietError, match="other parameters.*01_score_timing.ipynb"):
         other.load("fig1_score_timing", "01_score_timing.ipynb")
+    import os
+
+    relative = ex.run_context("smoke", store=os.path.relpath(tmp_path), n_train=40)  # the same store, spelled another way
+    assert relative.load("fig1_score_timing", "01_score_timing.ipynb")["a"].tolist() == [1]
 
 
 # ------------------------------------------------------------ noise and the verdict rule (no training)
@@ -271,3 +275,10 @@ def test_noisy_labels_without_retraining_shows_detection_only(ctx, tables):
     assert set(ex.noisy_kept_ids(detect_only)["score"]) == {"flipped"}
     fig, caption = plots.noisy_labels(t, noise=detect_only.preset.noise)
     assert len(fig.axes) == 1 and "no accuracy panel" in caption and "10%" in caption
+
+
+def test_compare_calls_runs_at_the_majority_rate_inconclusive():
+    both_constant = ex.compare([0.51, 0.51, 0.49], [0.51, 0.51, 0.51], "not higher", floor=0.51)
+    assert both_constant["verdict"] == "inconclusive" and "majority-class rate" in both_constant["note"]
+    one_learns = ex.compare([0.51, 0.51], [0.60, 0.62], "lower", floor=0.51)
+    assert one_learns["verdict"] == "holds" and one_learns["note"] == ""
