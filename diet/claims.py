@@ -143,27 +143,37 @@ def claims(ctx: Context) -> pd.DataFrame:
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """One plain verdict per claim from its settings (the rows of `claims`).
+    """One plain verdict per claim from its settings (the rows of `claims`), with the reason.
 
     holds: at least half of the settings hold and none does not hold; does not hold: the
-    mirror; mixed: some settings hold and some do not; inconclusive: anything else. Columns:
-    id, claim, verdict, settings (how many hold / do not hold / are inconclusive), difference
-    (the range of ours - baseline over the settings).
+    mirror; inconclusive: anything else, including settings that disagree. Columns: id, claim,
+    verdict, reason (the clearest setting behind the verdict, or why there is none), settings
+    (how many hold / do not hold / are inconclusive), difference (the range of ours - baseline).
     """
     rows = []
     for (claim_id, text), part in verdicts.groupby(["id", "claim"], sort=False):
         n = len(part)
-        holds, fails = int((part["verdict"] == "holds").sum()), int((part["verdict"] == "does not hold").sum())
-        if holds and fails:
-            verdict = "mixed"
-        elif holds * 2 >= n and holds:
-            verdict = "holds"
-        elif fails * 2 >= n and fails:
-            verdict = "does not hold"
+        holds, fails = part[part["verdict"] == "holds"], part[part["verdict"] == "does not hold"]
+        if len(holds) and not len(fails) and len(holds) * 2 >= n:
+            verdict, reason = "holds", f"holds in {len(holds)} of {n} settings, in none the other way; clearest: {_example(holds)}"
+        elif len(fails) and not len(holds) and len(fails) * 2 >= n:
+            verdict, reason = "does not hold", f"goes the other way in {len(fails)} of {n} settings, holds in none; clearest: {_example(fails)}"
+        elif len(holds) and len(fails):
+            verdict, reason = "inconclusive", f"the settings disagree: holds for {_example(holds)}; does not for {_example(fails)}"
         else:
-            verdict = "inconclusive"
+            verdict, notes = "inconclusive", part["note"].fillna("") if "note" in part else pd.Series("", index=part.index)
+            reasons = [f"holds in only {len(holds)} of {n} settings ({_example(holds)})"] if len(holds) else []
+            reasons += [f"goes the other way in only {len(fails)} of {n} settings ({_example(fails)})"] if len(fails) else []
+            reasons += [f"in {(notes != '').sum()} of {n} settings, {notes[notes != ''].iloc[0]}"] if (notes != "").any() else []
+            reason = "; ".join(reasons + ["the other differences stay within the spread over seeds" if reasons else "the differences stay within the spread over seeds"])
         low, high = part["difference"].min(), part["difference"].max()
-        rows.append({"id": claim_id, "claim": text, "verdict": verdict,
-                     "settings": f"{holds} hold, {fails} do not, {n - holds - fails} inconclusive (of {n})",
+        rows.append({"id": claim_id, "claim": text, "verdict": verdict, "reason": reason,
+                     "settings": f"{len(holds)} hold, {len(fails)} do not, {n - len(holds) - len(fails)} inconclusive (of {n})",
                      "difference": f"{low:+.3f}" if np.isclose(low, high) else f"{low:+.3f} to {high:+.3f}"})
     return pd.DataFrame(rows)
+
+
+def _example(rows: pd.DataFrame) -> str:
+    """The setting with the largest |difference|, as 'setting: ours vs baseline'."""
+    row = rows.loc[rows["difference"].abs().idxmax()]
+    return f"{row['setting']}: {row['ours']} vs {row['baseline']}" if "ours" in row else str(row["setting"])

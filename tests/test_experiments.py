@@ -236,12 +236,21 @@ def test_verdict_summary_rule():
     rows = [("1b", "holds", 0.1), ("1b", "holds", 0.2), ("1b", "inconclusive", 0.0),
             ("3a", "holds", 0.0), ("3a", "does not hold", 0.3),
             ("4a", "does not hold", -0.1), ("4a", "inconclusive", 0.01),
-            ("5a", "holds", 0.1), ("5a", "inconclusive", 0.0), ("5a", "inconclusive", 0.0)]
-    frame = pd.DataFrame([{"id": i, "claim": f"claim {i}", "verdict": v, "difference": d} for i, v, d in rows])
+            ("5a", "holds", 0.1), ("5a", "inconclusive", 0.0), ("5a", "inconclusive", 0.0),
+            ("5b", "inconclusive", 0.0)]
+    frame = pd.DataFrame([{"id": i, "claim": f"claim {i}", "setting": f"{i} #{n}", "ours": f"{0.5 + d:.3f}", "baseline": "0.500",
+                           "difference": d, "verdict": v, "note": "at the majority rate" if i == "5b" else ""} for n, (i, v, d) in enumerate(rows)])
     summary = ex.verdict_summary(frame).set_index("id")
-    assert summary["verdict"].to_dict() == {"1b": "holds", "3a": "mixed", "4a": "does not hold", "5a": "inconclusive"}
+    assert summary["verdict"].to_dict() == {"1b": "holds", "3a": "inconclusive", "4a": "does not hold", "5a": "inconclusive", "5b": "inconclusive"}
     assert summary.loc["1b", "settings"] == "2 hold, 0 do not, 1 inconclusive (of 3)"
     assert summary.loc["1b", "difference"] == "+0.000 to +0.200"
+    assert summary.loc["1b", "reason"].endswith("clearest: 1b #1: 0.700 vs 0.500")  # the largest difference among those that hold
+    assert "disagree" in summary.loc["3a", "reason"] and "3a #4: 0.800 vs 0.500" in summary.loc["3a", "reason"]
+    assert summary.loc["5a", "reason"] == "holds in only 1 of 3 settings (5a #7: 0.600 vs 0.500); the other differences stay within the spread over seeds"
+    assert summary.loc["5b", "reason"].startswith("in 1 of 1 settings, at the majority rate")
+    partial = frame[frame["id"] == "4a"].assign(verdict=["does not hold", "inconclusive"]).pipe(lambda f: pd.concat([f, f.assign(verdict="inconclusive")]))
+    assert ex.verdict_summary(partial).loc[0, "verdict"] == "inconclusive"
+    assert ex.verdict_summary(partial).loc[0, "reason"].startswith("goes the other way in only 1 of 4 settings (4a #5: 0.400 vs 0.500)")
 
 
 def test_offset_subsets_follow_the_presets_windows_and_scores(ctx, tables):
