@@ -176,4 +176,4 @@ def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
 def _example(rows: pd.DataFrame) -> str:
     """The setting with the largest |difference|, as 'setting: ours vs baseline'."""
     row = rows.loc[rows["difference"].abs().idxmax()]
-    return f"{row['setting']}: {row['ours']} vs {row['baseline']}" if "ours" in row else str(row["setting"])
+    return f"{row['setting']}: {row['ours']} vs {row['baseline']}"
