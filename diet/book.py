@@ -22,8 +22,12 @@ from pathlib import Path
 from diet.errors import DietError
 from diet.store import READONLY_ENV
 
-NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary")
+NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary", "07_which_score")
+WHICH_SCORE = "07_which_score"  # needs training-dynamics runs: left out where the preset has none (`Preset.dynamics`)
 KERNEL = "python3"
+# The kernel's own log only says that it runs over local TCP without encryption, and that the interrupt
+# jupyter_client sends before every shutdown was caught; errors in cells still come back as error outputs.
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 ROOT_FILES = ("_config.yml", "_toc.yml")  # at the project root; _config.yml is copied into the book's source folder, _toc.yml is its template
 DOWNLOADS = {
     "fig1_score_timing.csv": "Figure 1: test accuracy per seed after training on the top-k by each score at each step, random and full data",
@@ -40,12 +44,35 @@ DOWNLOADS = {
     "top_examples.csv": "The highest-scored training examples with gold and predicted labels",
     "summary_claims.csv": "The results summary: each claim in each setting, our numbers, the baseline, the verdict",
     "summary_verdicts.csv": "The results summary: one verdict per claim, with how its settings came out",
+    "fig5_data_map.csv": "Figure 5: the data map of the noisy training set (confidence, variability, correctness, region), flipped examples marked",
+    "which_data_map.csv": "Which score?: the data map of the training set, per example",
+    "which_scores_mean.csv": "Which score?: every compared score per example (final step, mean over runs; high = hard)",
+    "which_correlations.csv": "Which score?: Spearman rank correlation of every two scores",
+    "which_overlap.csv": "Which score?: Jaccard overlap of the top-k sets of every two scores",
+    "which_score.csv": "Which score?: test accuracy per seed after keeping the top-k by each score, plain and class-balanced, random and full data",
+    "which_kept_ids.csv": "Which score?: the example ids of every subset trained on",
+    "which_flipped_recall.csv": "Which score?: precision and recall of each score's top-k as a detector of flipped labels",
+    "which_cost.csv": "Which score?: seconds per scoring run of each score, and as training updates",
     "context.json": "What produced these tables: the preset with all its settings, the task, the training-set fingerprint",
 }
 
 
 class BookError(DietError):
     """The book could not be built: a notebook failed, or Sphinx reported a warning."""
+
+
+def announce_cost(preset: str, task: str, store: str, parameters: dict | None = None) -> None:
+    """Say on stderr how many fine-tunings the book still needs for `task`, and about how long they take."""
+    from diet.experiments import run_context
+    from diet.plan import make_plan
+
+    ctx = run_context(**{"preset": preset, "task": task, "store": store, **{k: v for k, v in (parameters or {}).items() if v is not None}})
+    plan = make_plan(ctx)
+    left = len(plan.ready) + len(plan.blocked)
+    if left:
+        print(f"{task_label(task)}: {left} of {left + len(plan.done)} fine-tuning runs still to compute, about "
+              f"{plan.estimate_seconds() / 60:.0f} core-minutes (an estimate; `diet precompute --workers N` runs them in parallel)",
+              file=sys.stderr, flush=True)
 
 
 def build_book(
@@ -89,20 +116,25 @@ def build_book(
     import yaml  # Jupyter Book's dependency, like papermill's
 
     template = yaml.safe_load((root / "_toc.yml").read_text())
-    (source / "_toc.yml").write_text(TOC_HEADER + yaml.safe_dump(book_toc(template, folders, [task_label(t) for t in tasks]), sort_keys=False))
+    notebooks = chapters(preset)
+    toc = book_toc(template, folders, [task_label(t) for t in tasks], leave_out=set(NOTEBOOKS) - set(notebooks))
+    (source / "_toc.yml").write_text(TOC_HEADER + yaml.safe_dump(toc, sort_keys=False))
     _point_links_at(source / "index.md", folders[0])
     generated = source / "_generated"
     generated.mkdir()
     store_path = store_root(preset, store).resolve()
     if store_path.is_relative_to(root):  # the notebooks run in the project folder: no personal absolute paths in the book
         store_path = store_path.relative_to(root)
+    if compute:
+        for name in tasks:
+            announce_cost(preset, name, str(root / store_path), parameters)
     contexts = []
     started = time.perf_counter()
     for name, folder in zip(tasks, folders):
         params = {"preset": preset, "task": name, "store": str(store_path), **(parameters or {})}
         params = {k: v for k, v in params.items() if v is not None}
         (generated / folder).mkdir()
-        for notebook in NOTEBOOKS:
+        for notebook in notebooks:
             execute(root / "notebooks" / f"{notebook}.ipynb", generated / folder / f"{notebook}.ipynb", params, cwd=root, task=task_label(name), compute=compute)
         ctx = run_context(**{**params, "store": str(root / params["store"])})  # this process may run elsewhere
         write_downloads(ctx.tables, generated / folder)
@@ -146,15 +178,26 @@ def task_folders(tasks: list[str]) -> list[str]:
     return folders
 
 
-def book_toc(template: dict, folders: list[str], labels: list[str] | None = None) -> dict:
+def chapters(preset: str) -> tuple[str, ...]:
+    """The notebooks a build executes: all, less "Which score?" where the preset leaves out training dynamics (`Preset.dynamics`)."""
+    from diet.presets import get_preset
+
+    return NOTEBOOKS if get_preset(preset).dynamics else tuple(n for n in NOTEBOOKS if n != WHICH_SCORE)
+
+
+def book_toc(template: dict, folders: list[str], labels: list[str] | None = None, leave_out=()) -> dict:
     """The build's table of contents from the committed one: its generated chapters moved under each task's folder.
 
     With one task the structure stays the template's (`_generated/x` becomes `_generated/<folder>/x`).
     With several, the parts holding generated chapters are replaced, where the first of them stood,
     by one part per task, captioned "Figures: <label>", holding all those chapters in order.
+    Generated chapters named in `leave_out` (notebooks the build does not execute) are dropped.
     """
     labels = labels or folders
     toc = copy.deepcopy(template)
+    dropped = {GENERATED + name for name in leave_out}
+    for part in toc.get("parts", []):
+        part["chapters"] = [c for c in part.get("chapters", []) if c.get("file") not in dropped]
     parts = toc.get("parts", [])
 
     def generated(part: dict) -> bool:
@@ -194,7 +237,8 @@ def execute(notebook: Path, output: Path, params: dict, cwd: Path, task: str | N
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name=KERNEL, cwd=str(cwd), progress_bar=False)
+        papermill.execute_notebook(str(notebook), str(output), parameters=params, kernel_name=KERNEL, cwd=str(cwd), progress_bar=False,
+                                   extra_arguments=KERNEL_ARGS)
     except PapermillExecutionError as error:
         raise BookError(f"{which} failed in cell {error.exec_count}: {error.ename}: {error.evalue}. The executed copy, with the traceback, is {output}") from None
     finally:
@@ -260,7 +304,7 @@ def build_info(contexts) -> str:
     lines = [
         "```{admonition} This build",
         ":class: note",
-        f"Preset `{p.name}`: {p.description}.{warning}",
+        f"Preset `{p.name}`: {p.describe()}.{warning}",
         "",
     ]
     if len(contexts) > 1:

@@ -9,7 +9,7 @@ from diet.context import FULL, RANDOM, Context
 from diet.errors import DietError
 
 
-CHANCE_MARGIN = 0.01  # accuracy within this of the majority-class rate counts as a constant prediction
+from diet.one_class import CHANCE_MARGIN, all_one_class, majority_rate  # noqa: F401 (CHANCE_MARGIN: re-exported for diet.findings and diet.main_report)
 
 
 def compare(a, b, claim: str, exact_a: bool = False, floor: float | None = None) -> dict:
@@ -40,7 +40,7 @@ def compare(a, b, claim: str, exact_a: bool = False, floor: float | None = None)
     else:
         raise DietError(f"claim must be 'higher', 'lower' or 'not higher', got {claim!r}")
     note = ""
-    if floor is not None and len(a) and len(b) and max(a.max(), b.max()) <= floor + CHANCE_MARGIN:
+    if floor is not None and len(a) and len(b) and all_one_class(pd.concat([a, b]), floor):
         verdict, note = "inconclusive", f"every run of both is at the majority-class rate ({floor:.3f}) or below: no signal"
     return {"ours": _mean_sd(a, sd_a), "baseline": _mean_sd(b, sd_b), "difference": diff, "spread": spread, "verdict": verdict, "note": note}
 
@@ -67,6 +67,28 @@ CLAIMS = {
 }
 
 
+FIGURE_TABLES = {1: ("fig1_score_timing", "01_score_timing.ipynb"), 2: ("fig2_label_balance", "02_label_balance.ipynb"),
+                 3: ("fig3_preserved_fraction", "03_preserved_fraction.ipynb"), 4: ("fig4_offset", "04_offset.ipynb"),
+                 5: ("fig5_noisy_labels", "05_noisy_examples.ipynb")}
+
+
+def figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[int, str]]:
+    """({figure: its table} for the figure notebooks that ran with this context, {figure: why not} for the others).
+
+    Refuses a summary with no figure table at all, naming the notebooks to run.
+    """
+    found, missing = {}, {}
+    for figure, (name, notebook) in FIGURE_TABLES.items():
+        try:
+            found[figure] = ctx.load(name, notebook)
+        except DietError as error:
+            missing[figure] = str(error)
+    if not found:
+        raise DietError("no figure notebook has run with these parameters: run notebooks/01_score_timing.ipynb to 05_noisy_examples.ipynb "
+                        "(any of them) with the same parameters first, or build the whole book with `diet book`")
+    return found, missing
+
+
 def claims(ctx: Context) -> pd.DataFrame:
     """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `compare`'s rule.
 
@@ -74,16 +96,14 @@ def claims(ctx: Context) -> pd.DataFrame:
     Accuracy comparisons where both sides only reach the test set's majority-class rate are
     inconclusive (`compare`'s floor). Claims 1a
     and 2 need a scoring step before the final one; 4b is checked on MNLI tasks, 4c on the
-    others (the paper reports both, per task).
+    others (the paper reports both, per task). Claims of a figure whose notebook has not run with
+    this context are left out (`figure_tables` says which).
     """
     p = ctx.preset
-    fig1 = ctx.load("fig1_score_timing", "01_score_timing.ipynb")
-    fig2 = ctx.load("fig2_label_balance", "02_label_balance.ipynb")
-    fig3 = ctx.load("fig3_preserved_fraction", "03_preserved_fraction.ipynb")
-    fig4 = ctx.load("fig4_offset", "04_offset.ipynb")
-    fig5 = ctx.load("fig5_noisy_labels", "05_noisy_examples.ipynb")
+    tables, _ = figure_tables(ctx)
+    fig1, fig2, fig3, fig4, fig5 = (tables.get(n) for n in FIGURE_TABLES)
     rows = []
-    majority = float(np.bincount(ctx.task.test.labels, minlength=ctx.task.num_labels).max() / len(ctx.task.test))
+    majority = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
 
     def accuracy_compare(a, b, claim):
         return compare(a, b, claim, floor=majority)
@@ -93,52 +113,57 @@ def claims(ctx: Context) -> pd.DataFrame:
         rows.append({"id": claim_id, "figure": figure, "claim": text, "setting": setting, **result})
 
     final = ctx.step(p.final_step)
-    steps = sorted(fig1["step"].dropna().unique())
-    late = min(steps, key=lambda s: abs(s - final))
-    for name in fig1.loc[fig1["step"].notna(), "score"].unique():
-        for keep in sorted(k for k in fig1["keep"].unique() if k < 1):
-            rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]["accuracy"]
-            at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
-            if steps[0] < late:  # an early step to judge
-                add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"))
-            add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late]["accuracy"], rand, "higher"))
-    runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
-    early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
-    for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
-        tv = lambda s: part[part["step"] == s]["tv_distance"]
-        add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", compare(tv(early), tv(late2), "higher"))
-    plain = fig3[~fig3["balanced"].astype(bool)]
-    for name in p.scores:
-        for keep in sorted(k for k in plain["keep"].unique() if k < 1):
-            ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]["accuracy"]
-            rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]["accuracy"]
-            if keep <= 0.6:
-                add("3a", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "not higher"))
-            else:
-                add("3b", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "higher"))
-    plain4 = fig4[~fig4["balanced"].astype(bool)]
-    for window in plain4["window"].unique():
-        full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]["accuracy"]
-        for name in p.offset_scores or p.scores:
-            part = plain4[(plain4["score"] == name) & (plain4["window"] == window)]
-            means = part.groupby("offset")["accuracy"].mean()
-            if 0.0 not in means.index or len(means) < 2:
-                continue
-            best = means.drop(0.0).idxmax()
-            best_acc = part[part["offset"] == best]["accuracy"]
-            setting = f"{name}, {window} window, best k = {best:.0%}"
-            add("4a", setting, accuracy_compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"))
-            if ctx.task.name.startswith("mnli"):
-                add("4b", setting, accuracy_compare(best_acc, full, "higher"))
-            else:
-                add("4c", setting, accuracy_compare(best_acc, full, "not higher"))
-    detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
-    acc = fig5[fig5["metric"] == "accuracy"]
-    for name in p.scores:
-        add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
-    for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
-        add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
-    frame = pd.DataFrame(rows)
+    if fig1 is not None:
+        steps = sorted(fig1["step"].dropna().unique())
+        late = min(steps, key=lambda s: abs(s - final))
+        for name in fig1.loc[fig1["step"].notna(), "score"].unique():
+            for keep in sorted(k for k in fig1["keep"].unique() if k < 1):
+                rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]["accuracy"]
+                at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
+                if steps[0] < late:  # an early step to judge
+                    add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"))
+                add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late]["accuracy"], rand, "higher"))
+    if fig2 is not None:
+        runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
+        early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
+        for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
+            tv = lambda s: part[part["step"] == s]["tv_distance"]
+            add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", compare(tv(early), tv(late2), "higher"))
+    if fig3 is not None:
+        plain = fig3[~fig3["balanced"].astype(bool)]
+        for name in p.scores:
+            for keep in sorted(k for k in plain["keep"].unique() if k < 1):
+                ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]["accuracy"]
+                rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]["accuracy"]
+                if keep <= 0.6:
+                    add("3a", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "not higher"))
+                else:
+                    add("3b", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "higher"))
+    if fig4 is not None:
+        plain4 = fig4[~fig4["balanced"].astype(bool)]
+        for window in plain4["window"].unique():
+            full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]["accuracy"]
+            for name in p.offset_scores or p.scores:
+                part = plain4[(plain4["score"] == name) & (plain4["window"] == window)]
+                means = part.groupby("offset")["accuracy"].mean()
+                if 0.0 not in means.index or len(means) < 2:
+                    continue
+                best = means.drop(0.0).idxmax()
+                best_acc = part[part["offset"] == best]["accuracy"]
+                setting = f"{name}, {window} window, best k = {best:.0%}"
+                add("4a", setting, accuracy_compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"))
+                if ctx.task.name.startswith("mnli"):
+                    add("4b", setting, accuracy_compare(best_acc, full, "higher"))
+                else:
+                    add("4c", setting, accuracy_compare(best_acc, full, "not higher"))
+    if fig5 is not None:
+        detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
+        acc = fig5[fig5["metric"] == "accuracy"]
+        for name in p.scores:
+            add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
+        for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
+            add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
+    frame = pd.DataFrame(rows, columns=["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note"])
     return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,19 @@ class Context:
         key = (task.name, tuple(names), tuple(steps))
         if key not in self._cache:
             p = self.preset
-            self._cache[key] = score(task, p.model, p.score_seeds, list(steps), list(names), p.train, self.store, p.grand_method, self.progress)
+            self._cache[key] = score(task, p.model, p.score_seeds, list(steps), list(names), p.train, self.store, p.grand_method, self.progress,
+                                     dynamics_per_epoch=p.dynamics_per_epoch)
+        return self._cache[key]
+
+    def records(self, task: Task | None = None) -> pd.DataFrame:
+        """Training-dynamics records of `task` (default: the context's) up to the final step, one run per scoring seed."""
+        from diet.dynamics import records
+
+        task = task or self.task
+        key = ("records", task.name)
+        if key not in self._cache:
+            p = self.preset
+            self._cache[key] = records(task, p.model, p.score_seeds, [self.step(p.final_step)], p.train, self.store, p.dynamics_per_epoch, self.progress)
         return self._cache[key]
 
     def timing_scores(self) -> ScoresTable:
@@ -114,10 +126,10 @@ class Context:
         """A few lines for the top of a notebook: preset, task, where results go."""
         p = self.preset
         lines = [
-            f"preset {p.name}: {p.description}",
+            f"preset {p.name}: {p.describe()}",
             f"task {self.task.describe()}",
             f"model {p.model}; scoring runs (seeds) {list(p.score_seeds)}; retraining seeds {list(p.retrain_seeds)}; scoring steps {list(p.steps)}, final {p.final_step}",
-            f"fine-tuning {p.train.key()}",
+            f"fine-tuning {p.train.describe()}",
             f"store {_short(self.store.root)}; tables {_short(self.tables)}",
         ]
         return "\n".join(textwrap.fill(line, 80, subsequent_indent="    ") for line in lines)
@@ -127,7 +139,9 @@ class Context:
         return config_key({k: v for k, v in self.describe_dict().items() if k != "store"})
 
     def describe_dict(self) -> dict:
-        return {"preset": self.preset.to_dict(), "task": self.task.describe(), "train_fingerprint": split_fingerprint(self.task.train), "store": str(self.store.root)}
+        # the preset with TrainConfig.to_dict(), which leaves out fields added after tables were committed while at their defaults
+        preset = {**self.preset.to_dict(), "train": self.preset.train.to_dict()}
+        return {"preset": preset, "task": self.task.describe(), "train_fingerprint": split_fingerprint(self.task.train), "store": str(self.store.root)}
 
     def caption(self) -> str:
         """The facts a figure caption needs: task, model, sizes, seeds."""
@@ -201,6 +215,6 @@ def run_context(
     folder = re.sub(r"[^A-Za-z0-9_.+-]+", "_", loaded.name)
     reference = base.with_overrides(task=p.task)
     if p != reference:  # non-default sizes, model or seeds: keep their tables apart
-        changed = {k: v for k, v in p.to_dict().items() if v != reference.to_dict()[k]}
+        changed = {k: v for k, v in asdict(p).items() if v != asdict(reference)[k]}
         folder += "-" + config_key(changed)[:8]
     return Context(p, loaded, Store(root), root / folder, progress)

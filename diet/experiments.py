@@ -8,10 +8,13 @@ goes through `diet.Store`, so a rerun loads instead of recomputing, and identica
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from diet.claims import CLAIMS, claims, compare, verdict_summary  # noqa: F401 (the summary notebook uses ex.claims)
+from diet.claims import CLAIMS, FIGURE_TABLES, claims, compare, figure_tables, verdict_summary  # noqa: F401 (the summary notebook uses ex.claims)
+from diet.config import TrainConfig
 from diet.context import (  # noqa: F401 (notebooks use ex.run_context)
     FULL,
     ORACLE,
@@ -27,6 +30,7 @@ from diet.fingerprint import split_fingerprint
 from diet.noise import detection, flip_labels
 from diet.prune import class_fractions, select
 from diet.scores_table import ScoresTable
+from diet.tasks import Task
 
 # ---------------------------------------------------------------- subsets
 
@@ -180,24 +184,27 @@ def noisy_labels(ctx: Context, removed=None) -> pd.DataFrame:
     removed = sorted(set(removed or (p.noise / 2, p.noise, min(0.95, 2 * p.noise))))
     table = ctx.scores(p.scores, (p.final_step,), task=noisy)
     step = table.steps[-1]
-    rows = []
-    for name in p.scores:
-        for k in removed:
-            precision, recall = detection(table.mean(name, step), flipped, k)
-            rows += [{"score": name, "removed": k, "metric": "precision", "seed": np.nan, "value": precision},
-                     {"score": name, "removed": k, "metric": "recall", "seed": np.nan, "value": recall}]
-    for seed in p.retrain_seeds:
-        order = pd.Series(np.random.default_rng(seed).random(ctx.n_train), index=noisy.train.ids)
-        for k in removed:
-            precision, recall = detection(order, flipped, k)
-            rows += [{"score": RANDOM, "removed": k, "metric": "precision", "seed": seed, "value": precision},
-                     {"score": RANDOM, "removed": k, "metric": "recall", "seed": seed, "value": recall}]
-    detect = pd.DataFrame(rows).assign(n_train=np.nan, seconds=np.nan)
+    means = {name: table.mean(name, step) for name in p.scores}
+    detect = detection_table(means, flipped, removed, p.retrain_seeds, noisy.train.ids).assign(n_train=np.nan, seconds=np.nan)
     if not p.noise_retrain:
         return detect
     acc = ctx.retrain(noisy_subsets(ctx, table, flipped), task=noisy)
     acc = acc.rename(columns={"accuracy": "value"}).assign(metric="accuracy")
     return pd.concat([detect, acc[detect.columns]], ignore_index=True)
+
+
+def detection_table(means: dict, flipped: np.ndarray, removed, seeds, ids: np.ndarray) -> pd.DataFrame:
+    """Precision and recall of the top `removed` fractions as detectors of the flipped examples: by each
+    score of `means` (name -> values by example id; seed NaN), and by a random order per seed of `seeds`."""
+    orders = [(name, np.nan, values) for name, values in means.items()]
+    orders += [(RANDOM, seed, pd.Series(np.random.default_rng(seed).random(len(ids)), index=ids)) for seed in seeds]
+    rows = []
+    for name, seed, values in orders:
+        for k in removed:
+            precision, recall = detection(values, flipped, k)
+            rows += [{"score": name, "removed": k, "metric": "precision", "seed": seed, "value": precision},
+                     {"score": name, "removed": k, "metric": "recall", "seed": seed, "value": recall}]
+    return pd.DataFrame(rows)
 
 
 def noisy_subsets(ctx: Context, table: ScoresTable, flipped: np.ndarray) -> list[Subset]:
@@ -227,22 +234,36 @@ def noisy_kept_ids(ctx: Context) -> pd.DataFrame:
 
 def predictions(ctx: Context) -> pd.Series:
     """Predicted label of every training example by the first scoring run at the final step (stored)."""
-    from diet.batching import encode
-    from diet.encoders import load_encoder, load_tokenizer
-    from diet.train import fine_tune, predict
-
     p, seed, step = ctx.preset, ctx.preset.score_seeds[0], ctx.step(ctx.preset.final_step)
     config = {"task": ctx.task.name, "train": split_fingerprint(ctx.task.train), "model": p.model, "train_config": p.train.key(), "seed": seed, "step": step}
-
-    def compute() -> pd.DataFrame:
-        tokenizer = load_tokenizer(p.model)
-        data = encode(ctx.task.train, tokenizer, p.train.max_length)
-        model = load_encoder(p.model, ctx.task.num_labels, seed)
-        fine_tune(model, data, p.train, seed, stop_after=step, progress=ctx.progress)
-        return pd.DataFrame({"example_id": data.ids, "predicted": predict(model, data, p.train)})
-
-    frame = ctx.store.load_or_compute("train_predictions", config, compute)
+    job = PredictionsRun(ctx.task, p.model, seed, step, p.train, ctx.progress)
+    frame = ctx.store.load_or_compute("train_predictions", config, job, job.placeholder)
     return frame.set_index("example_id")["predicted"]
+
+
+@dataclass(frozen=True)
+class PredictionsRun:
+    """A picklable job: fine-tune with `seed` for `step` updates, predict every training example."""
+
+    task: Task
+    model: str
+    seed: int
+    step: int
+    cfg: TrainConfig
+    progress: bool = False
+
+    def __call__(self) -> pd.DataFrame:
+        from diet.batching import encode
+        from diet.encoders import load_encoder, load_tokenizer
+        from diet.train import fine_tune, predict
+
+        data = encode(self.task.train, load_tokenizer(self.model), self.cfg.max_length)
+        model = load_encoder(self.model, self.task.num_labels, self.seed)
+        fine_tune(model, data, self.cfg, self.seed, stop_after=self.step, progress=self.progress)
+        return pd.DataFrame({"example_id": data.ids, "predicted": predict(model, data, self.cfg)})
+
+    def placeholder(self, variant: int) -> pd.DataFrame:
+        return pd.DataFrame({"example_id": self.task.train.ids, "predicted": self.task.train.labels})
 
 
 def top_examples(ctx: Context, n: int = 10, scores=None) -> pd.DataFrame:
@@ -283,26 +304,138 @@ def compute_cost(ctx: Context) -> pd.DataFrame:
     (the top 70% of figures 3 and 4, random and full-data baselines) counts in each.
     Columns: stage, runs, core-minutes, seconds per run (mean).
     """
+    from diet.claims import figure_tables
+
     p = ctx.preset
-    noisy, _ = flip_labels(ctx.task, p.noise, seed=p.data_seed)
-    scoring = {
-        "scoring passes, figures 1-2 (timing)": ctx.timing_scores(),
-        "scoring passes, figures 3-4 (final step)": ctx.final_scores(),
-        "scoring passes, figure 5 (noisy labels)": ctx.scores(p.scores, (p.final_step,), task=noisy),
-    }
+    tables, _ = figure_tables(ctx)  # only the figures whose notebooks ran: nothing is computed here
+    scoring = {}
+    if {1, 2} & set(tables):
+        scoring["scoring passes, figures 1-2 (timing)"] = ctx.timing_scores()
+    if {3, 4} & set(tables):
+        scoring["scoring passes, figures 3-4 (final step)"] = ctx.final_scores()
+    if 5 in tables:
+        noisy, _ = flip_labels(ctx.task, p.noise, seed=p.data_seed)
+        scoring["scoring passes, figure 5 (noisy labels)"] = ctx.scores(p.scores, (p.final_step,), task=noisy)
     rows = []
     for stage, table in scoring.items():
         passes = table.frame.drop_duplicates(["run", "step"])["seconds"]
         rows.append({"stage": stage, "runs": len(passes), "seconds": passes.sum()})
-    for figure, notebook in (("fig1_score_timing", "01_score_timing"), ("fig3_preserved_fraction", "03_preserved_fraction"),
-                             ("fig4_offset", "04_offset"), ("fig5_noisy_labels", "05_noisy_examples")):
-        table = ctx.load(figure, f"{notebook}.ipynb")
-        runs = table["seconds"].dropna()  # detection rows of figure 5 have none
-        rows.append({"stage": f"retraining, figure {figure[3]}", "runs": len(runs), "seconds": runs.sum()})
+    for figure in (1, 3, 4, 5):
+        if figure in tables:
+            runs = tables[figure]["seconds"].dropna()  # detection rows of figure 5 have none
+            rows.append({"stage": f"retraining, figure {figure}", "runs": len(runs), "seconds": runs.sum()})
     out = pd.DataFrame(rows)
     out["core-minutes"] = (out["seconds"] / 60).round(1)
     out["seconds per run"] = (out["seconds"] / out["runs"].where(out["runs"] > 0)).round(1)
     return out.drop(columns="seconds")
+
+
+# ---------------------------------------------------------------- training dynamics and "Which score?"
+
+
+def data_map(ctx: Context, task: Task | None = None) -> pd.DataFrame:
+    """The data map of `task`'s training set (default: the context's) at the final step, from the scoring seeds'
+    records: per example confidence, variability, correctness and region (diet.dynamics_scores.data_map)."""
+    from diet.dynamics_scores import data_map as map_of
+
+    return map_of(ctx.records(task), ctx.step(ctx.preset.final_step))
+
+
+def noisy_data_map(ctx: Context) -> pd.DataFrame:
+    """The data map of figure 5's noisy training set; `flipped` marks the examples whose label was changed."""
+    noisy, flipped = flip_labels(ctx.task, ctx.preset.noise, seed=ctx.preset.data_seed)
+    out = data_map(ctx, noisy)
+    return out.assign(flipped=out["example_id"].isin(flipped))
+
+
+def compare_tables(ctx: Context, task: Task | None = None) -> list[ScoresTable]:
+    """preset.compare_scores at the final step, one table per kind of score (one forward pass; the gradient over
+    all weights; training dynamics), so that the seconds each table recorded are that kind's own cost."""
+    from diet.scores import SCORES, check_score_names
+
+    groups: dict[str, list[str]] = {}
+    for name in check_score_names(ctx.preset.compare_scores):
+        groups.setdefault(SCORES[name].kind, []).append(name)
+    return [ctx.scores(tuple(names), (ctx.preset.final_step,), task=task) for names in groups.values()]
+
+
+def compare_means(ctx: Context, task: Task | None = None) -> pd.DataFrame:
+    """Every compared score at the final step, averaged over runs: one column per score, indexed by example id."""
+    means = {name: table.mean(name) for table in compare_tables(ctx, task) for name in table.names}
+    return pd.DataFrame(means)[list(ctx.preset.compare_scores)]
+
+
+def which_score_subsets(ctx: Context) -> list[Subset]:
+    """The top preset.compare_fractions by each compared score, plain and class-balanced; random and full data as in figure 3."""
+    p = ctx.preset
+    means = compare_means(ctx)
+    labels = pd.Series(ctx.task.train.labels, index=ctx.task.train.ids)
+    subsets = [
+        Subset({"score": name, "balanced": balanced, "keep": keep}, select(means[name], keep, labels=labels, balanced=balanced), p.retrain_seeds)
+        for name in p.compare_scores for balanced in (False, True) for keep in p.compare_fractions
+    ]
+    for keep in p.compare_fractions:
+        subsets += _random_subsets(ctx, keep, balanced=False)
+    return subsets + [_full_subset(ctx, balanced=False)]
+
+
+def which_score(ctx: Context) -> pd.DataFrame:
+    """Test accuracy after training on the top-k by each compared score ("Which score?").
+
+    Columns: score, balanced, keep, seed, accuracy, n_train, seconds (+ subset_seed for random), as in figure 3.
+    """
+    return ctx.retrain(which_score_subsets(ctx))
+
+
+def score_correlations(ctx: Context) -> pd.DataFrame:
+    """Spearman rank correlation of every two compared scores (final step, run-averaged). Columns: score, other, spearman."""
+    corr = compare_means(ctx).corr(method="spearman")
+    return corr.rename_axis(index="score", columns=None).reset_index().melt(id_vars="score", var_name="other", value_name="spearman")
+
+
+def topk_overlap(ctx: Context, keep: float | None = None) -> pd.DataFrame:
+    """Jaccard overlap |A & B| / |A | B| of the top `keep` (default: the smaller of preset.compare_fractions)
+    by every two compared scores. Columns: score, other, keep, jaccard."""
+    keep = min(ctx.preset.compare_fractions) if keep is None else keep
+    means = compare_means(ctx)
+    tops = {name: set(select(means[name], keep).tolist()) for name in means.columns}
+    rows = [{"score": a, "other": b, "keep": keep, "jaccard": len(tops[a] & tops[b]) / max(1, len(tops[a] | tops[b]))} for a in tops for b in tops]
+    return pd.DataFrame(rows)
+
+
+def flipped_recall(ctx: Context) -> pd.DataFrame:
+    """Each compared score, and random draws, as a detector of figure 5's flipped labels: precision and recall
+    of the top `noise` and 2 x `noise` of the noisy training set (columns as `detection_table`)."""
+    p = ctx.preset
+    noisy, flipped = flip_labels(ctx.task, p.noise, seed=p.data_seed)
+    if len(flipped) == 0:
+        raise DietError(f"noise = {p.noise} flips no label of {ctx.n_train} examples; raise the preset's noise")
+    means = compare_means(ctx, noisy)
+    removed = sorted({p.noise, min(0.95, 2 * p.noise)})
+    return detection_table({name: means[name] for name in means.columns}, flipped, removed, p.retrain_seeds, noisy.train.ids)
+
+
+def score_cost(ctx: Context) -> pd.DataFrame:
+    """Each compared score's cost per scoring run, from the seconds its runs recorded, in seconds and in training updates.
+
+    A training update's seconds come from the records runs (their fine-tuning, the record passes left out).
+    Scores of one kind share a pass: EL2N, head GraNd and loss one forward pass over the training set, the
+    training-dynamics scores one forward pass per checkpoint. Columns: score, pass, seconds per run, training updates.
+    """
+    from diet.scores import SCORES
+
+    records = ctx.records()
+    runs = records.groupby("run").agg(train=("train_seconds", "first"), updates=("step", "max"))
+    update = float((runs["train"] / runs["updates"]).mean())
+    what = {"output": "1 forward pass", "gradient": "1 forward and backward pass",
+            "dynamics": f"{records['step'].nunique()} forward passes (checkpoints)"}
+    rows = [{"score": "one training update", "pass": f"forward and backward, batch {ctx.preset.train.batch_size}", "seconds per run": update}]
+    for table in compare_tables(ctx):
+        for name in table.names:
+            seconds = table.frame.loc[table.frame["score"] == name].drop_duplicates("run")["seconds"].mean()
+            rows.append({"score": name, "pass": what[SCORES[name].kind], "seconds per run": seconds})
+    out = pd.DataFrame(rows).set_index("score").loc[["one training update", *ctx.preset.compare_scores]].reset_index()
+    return out.assign(**{"training updates": out["seconds per run"] / update})
 
 
 def mean_sd(frame: pd.DataFrame, by: list[str], value: str = "accuracy") -> pd.DataFrame:

@@ -7,17 +7,20 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from diet.errors import DietError
+from diet.errors import DietError, warn
 
 
 @lru_cache(maxsize=None)
 def _expected_sums(root: Path) -> dict[str, str]:
     sums_file = root / "SHA256SUMS"
     if not sums_file.exists():
+        warn(f"the data mirror {root} has no SHA256SUMS file, so its files are not verified; copy SHA256SUMS from the original mirror")
         return {}
     sums = {}
-    for line in sums_file.read_text().splitlines():
+    for number, line in enumerate(sums_file.read_text(errors="replace").splitlines(), 1):
         if line.strip():
+            if len(line.split(maxsplit=1)) != 2:
+                raise DietError(f"{sums_file}, line {number} is not '<sha256> <file>'; restore SHA256SUMS from the original mirror")
             digest, name = line.split(maxsplit=1)
             sums[name.strip().removeprefix("./").lstrip("*")] = digest
     return sums

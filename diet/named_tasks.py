@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from diet.errors import DietError
@@ -67,14 +70,38 @@ def mnli(root: Path | None) -> Task:
     return Task("mnli", splits[0], splits[1], MNLI_LABELS, "local mirror (DIET_DATA_DIR): 1,000-pair samples, matched as train, mismatched as test (a sample, not the official splits)")
 
 
+OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+HUB_TIMEOUT = 3.0  # seconds to wait for the hub before saying it cannot be reached
+
+
+def hub_unavailable() -> str | None:
+    """Why the Hugging Face hub cannot serve a dataset now (offline mode set, or no answer within
+    HUB_TIMEOUT seconds), or None when it answered; asked before `datasets`, which retries for tens of seconds."""
+    for name in OFFLINE_ENV:
+        if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
+            return f"{name} is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_TIMEOUT)
+    except urllib.error.HTTPError:
+        return None  # it answered, if only with an error status: the hub is there
+    except (OSError, ValueError) as error:  # URLError, timeouts, refused connections, a malformed endpoint
+        return f"{endpoint} cannot be reached ({getattr(error, 'reason', error)})"
+    return None
+
+
 def _from_hub(path, config, text_col, pair_col, train_name, test_name, label_names) -> Task:
+    hub_name = f"{path}{'/' + config if config else ''}"
+    why = hub_unavailable()
+    if why:
+        raise DietError(f"cannot load {hub_name} from the Hugging Face hub: {why}. Set DIET_DATA_DIR to a local mirror of the datasets, such as ../shared/data")
     try:
         import datasets
 
         data = datasets.load_dataset(path, config)
     except Exception as error:  # the hub is unreachable, or datasets is missing
         raise DietError(
-            f"could not load {path}{'/' + config if config else ''} from the Hugging Face hub ({type(error).__name__}: {error}). "
+            f"could not load {hub_name} from the Hugging Face hub ({type(error).__name__}: {error}). "
             "Offline? Set DIET_DATA_DIR to a local mirror such as ../shared/data"
         ) from error
     splits = []

@@ -13,6 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from diet.experiments import FULL, ORACLE, RANDOM
+from diet.one_class import CHANCE_MARGIN
 
 SPREAD = "Lines and points are means over seeds; bands and error bars show ± 1 standard deviation over seeds."
 COLORS = {"el2n": "#1f77b4", "grand_head": "#d62728", "grand_full": "#ff7f0e", "loss": "#9467bd", RANDOM: "#7f7f7f", FULL: "#000000", ORACLE: "#2ca02c"}
@@ -44,12 +45,48 @@ def _hline(ax, values: pd.Series, name: str, style: str = "--") -> None:
         ax.axhspan(mean - sd, mean + sd, color=COLORS.get(name, "k"), alpha=0.12, linewidth=0)
 
 
+MARKERS = {"el2n": "o", "grand_head": "s", "grand_full": "^", "loss": "D", RANDOM: "X", FULL: "P", ORACLE: "*"}
+# EL2N and head GraNd often rank alike, so their lines coincide: head GraNd is dashed with hollow
+# squares around EL2N's filled circles, so both stay visible where they overlap.
+DASHES = {"el2n": "", "grand_head": (4, 2), "grand_full": (1, 1.5), "loss": (3, 1, 1, 1), RANDOM: (2, 2), FULL: (1, 1), ORACLE: ""}
+HOLLOW = {"grand_head", "grand_full"}
+
+
+def _one_class(ax, majority: float | None) -> None:
+    """A red dotted line at the test set's majority-class rate: what a model predicting one class scores."""
+    if majority is not None:
+        ax.axhline(majority, color="#d62728", linestyle=":", linewidth=1.2, label=f"one class ({majority:.3f})")
+
+
+def _one_class_words(majority: float | None) -> str:
+    if majority is None:
+        return ""
+    return (f" Red dotted: the test set's majority-class rate ({majority:.3f}), what a model predicting one class scores; "
+            f"points at or below it (+{CHANCE_MARGIN}) come from one-class models and say nothing about the scores.")
+
+
 def _lines(ax, frame: pd.DataFrame, x: str, y: str, hue: str = "score", **kwargs) -> None:
+    """One line per `hue` level (means over seeds, ± 1 sd band), each with its own colour, marker and dash pattern."""
     if frame.empty:
         return
     data = frame.assign(**{hue: frame[hue].map(_label)})
+    levels = list(dict.fromkeys(frame[hue]))
     palette = {_label(k): v for k, v in COLORS.items()}
-    sns.lineplot(data=data, x=x, y=y, hue=hue, ax=ax, errorbar="sd", marker="o", palette=palette, err_kws={"alpha": 0.15}, **kwargs)
+    markers = {_label(k): MARKERS.get(k, "o") for k in levels}
+    dashes = {_label(k): DASHES.get(k, "") for k in levels}
+    sns.lineplot(data=data, x=x, y=y, hue=hue, style=hue, markers=markers, dashes=dashes, ax=ax, errorbar="sd",
+                 palette=palette, err_kws={"alpha": 0.15}, markersize=6, **kwargs)
+    _hollow(ax.get_lines())
+
+
+def _hollow(lines) -> None:
+    """Unfilled markers for the scores in HOLLOW (their marker shapes are unique to them)."""
+    shapes = {MARKERS[k] for k in HOLLOW}
+    for line in lines:
+        if hasattr(line, "get_marker") and line.get_marker() in shapes:
+            line.set_markerfacecolor("none")
+            line.set_markeredgecolor(line.get_color())
+            line.set_markeredgewidth(1.4)
 
 
 def _legend(fig: Figure, axes: np.ndarray) -> None:
@@ -61,6 +98,7 @@ def _legend(fig: Figure, axes: np.ndarray) -> None:
             entries.setdefault(label.split(" (")[0] if label.startswith((_label(RANDOM), _label(FULL))) else label, handle)
         if ax.get_legend():
             ax.get_legend().remove()
+    _hollow(entries.values())
     fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncols=min(5, len(entries)), frameon=False)
 
 
@@ -69,8 +107,8 @@ def _pct(ax, axis: str = "x") -> None:
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(formatter)
 
 
-def score_timing(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
-    """Figure 1: accuracy after training on the top-k against the epoch the scores were taken at."""
+def score_timing(frame: pd.DataFrame, about: str = "", majority: float | None = None) -> tuple[Figure, str]:
+    """Figure 1: accuracy after training on the top-k against the epoch the scores were taken at (`majority`: see _one_class)."""
     keeps = sorted(k for k in frame["keep"].unique() if k < 1)
     fig, axes = _figure(1, len(keeps))
     for ax, keep in zip(axes[0], keeps):
@@ -78,12 +116,13 @@ def score_timing(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
         _lines(ax, part[part["step"].notna()], "epoch", "accuracy")
         _hline(ax, part.loc[part["score"] == RANDOM, "accuracy"], RANDOM)
         _hline(ax, frame.loc[frame["score"] == FULL, "accuracy"], FULL, ":")
+        _one_class(ax, majority)
         ax.set(title=f"train on the top {keep:.0%}", xlabel="epoch at which the scores were computed", ylabel="test accuracy")
     _legend(fig, axes)
     caption = (
         "Figure 1 (score timing). Test accuracy after retraining on the highest-scored examples, against the point in "
         "fine-tuning at which the scores were computed (0 = before any update). Dashed grey: a random subset of the same "
-        f"size (a new draw per seed); dotted black: all training data. {SPREAD} {about}"
+        f"size (a new draw per seed); dotted black: all training data.{_one_class_words(majority)} {SPREAD} {about}"
     )
     return fig, caption
 
@@ -119,7 +158,7 @@ def label_balance(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     return fig, caption
 
 
-def preserved_fraction(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
+def preserved_fraction(frame: pd.DataFrame, about: str = "", majority: float | None = None) -> tuple[Figure, str]:
     """Figure 3: accuracy against the fraction kept, plain and class-balanced."""
     fig, axes = _figure(1, 2)
     full = frame.loc[frame["score"] == FULL, "accuracy"]
@@ -128,6 +167,7 @@ def preserved_fraction(frame: pd.DataFrame, about: str = "") -> tuple[Figure, st
         part = frame[(frame["balanced"].astype(bool) == balanced) & ~frame["score"].isin([RANDOM, FULL])]
         _lines(ax, pd.concat([part, random]), "keep", "accuracy")
         _hline(ax, full, FULL, ":")
+        _one_class(ax, majority)
         ax.set(title="class-balanced top-k" if balanced else "top-k", xlabel="fraction of the training set kept", ylabel="test accuracy")
         _pct(ax)
     _legend(fig, axes)
@@ -135,12 +175,12 @@ def preserved_fraction(frame: pd.DataFrame, about: str = "") -> tuple[Figure, st
         "Figure 3 (preserved fraction). Test accuracy after retraining on the top-scored fraction of the training set "
         "(scores at the final scoring step, averaged over runs), against that fraction. Left: top-k over the whole set; "
         "right: the same fraction taken within each class. Grey: random subsets of the same size (in both panels); "
-        f"dotted black: all training data. {SPREAD} {about}"
+        f"dotted black: all training data.{_one_class_words(majority)} {SPREAD} {about}"
     )
     return fig, caption
 
 
-def offset_curve(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
+def offset_curve(frame: pd.DataFrame, about: str = "", majority: float | None = None) -> tuple[Figure, str]:
     """Figure 4: accuracy after skipping the top `offset` and keeping a window, one column per reading in the table."""
     windows = list(dict.fromkeys(frame["window"]))
     scored = frame[frame["offset"].notna()]
@@ -154,6 +194,7 @@ def offset_curve(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
             part = frame[(frame["window"] == window) & (frame["balanced"].astype(bool) == balanced) & ~frame["score"].isin([RANDOM, FULL])]
             _lines(ax, pd.concat([part, random[random["window"] == window]]), "offset", "accuracy")
             _hline(ax, frame.loc[(frame["score"] == FULL) & (frame["window"] == window), "accuracy"], FULL, ":")
+            _one_class(ax, majority)
             reading = f"fixed: ranks [k, k + {keep:.0%})" if window == "fixed" else f"shrinking: ranks [k, {keep:.0%})"
             title = f"{window}, class-balanced" if balanced else reading
             ax.set(title=title, xlabel="top fraction skipped first (k)" if row == 1 else "", ylabel="test accuracy")
@@ -167,7 +208,7 @@ def offset_curve(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     caption = (
         f"Figure 4 (offset). Test accuracy after first removing the top k of the examples by score and "
         f"{' or '.join(shown)}. Top row: ranks over the whole set; bottom row: within each class. Grey: random subsets of the same size as "
-        f"each window; dotted black: all training data. {SPREAD} {about}"
+        f"each window; dotted black: all training data.{_one_class_words(majority)} {SPREAD} {about}"
     )
     return fig, caption
 
@@ -215,4 +256,52 @@ def noisy_labels(frame: pd.DataFrame, about: str = "", noise: float | None = Non
         f"by each score; random draws catch {noise:.0%} on average. {accuracy}"
         f"{SPREAD} Scores are from run-averaged values, so their precision has no spread. {about}"
     )
+    return fig, caption
+
+
+KIND_COLORS = {"full": COLORS[FULL], "random": COLORS[RANDOM], "top": COLORS["el2n"], "per class": "#2ca02c", "skip top": "#9467bd"}
+
+
+def main_comparison(accuracies: pd.DataFrame, summary: pd.DataFrame, base: pd.Series, majority: float, title: str = "") -> tuple[Figure, str]:
+    """`diet run`'s figure: test accuracy of each selection (seeds as dots, mean ± sd) beside its class mix.
+
+    `summary` is `diet.main_report.summarize` (with the class shares), `base` the training set's
+    share of each class, `majority` the test set's majority-class rate.
+    """
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.8)
+    names = list(summary.index)
+    fig = Figure(figsize=(WIDTH, 0.42 * len(names) + 1.6), dpi=110, layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True, width_ratios=[1.3, 1])
+    y = np.arange(len(names))
+    for i, (name, row) in enumerate(summary.iterrows()):
+        color = KIND_COLORS.get(row["kind"], "#333333")
+        runs = accuracies.loc[accuracies["selection"] == name, "accuracy"]
+        left.scatter(runs, np.full(len(runs), i), s=14, color=color, alpha=0.45, linewidth=0)
+        sd = 0.0 if np.isnan(row["sd"]) else row["sd"]
+        left.errorbar(row["mean"], i, xerr=sd, fmt="D", color=color, markersize=6, capsize=3)
+    random = summary.loc[summary["kind"] == "random", "mean"].iloc[0]
+    left.axvline(random, color=COLORS[RANDOM], linestyle="--", linewidth=1, label=f"random ({random:.3f})")
+    left.axvline(majority, color="#000000", linestyle=":", linewidth=1, label=f"one class ({majority:.3f})")
+    left.set(yticks=y, yticklabels=names, xlabel="test accuracy (dots: seeds)", title="test accuracy, mean ± sd")
+    left.invert_yaxis()
+    left.legend(loc="best", fontsize="small", frameon=True)
+    palette = sns.color_palette("colorblind", len(base))
+    start = np.zeros(len(names))
+    for c, (cls, color) in enumerate(zip(base.index, palette)):
+        share = summary[f"share: {cls}"].to_numpy()
+        right.barh(y, share, left=start, color=color, label=cls, height=0.7)
+        start = start + share
+        if c < len(base) - 1:
+            right.axvline(base.iloc[: c + 1].sum(), color="#000000", linestyle=":", linewidth=0.8)
+    for i, tv in enumerate(summary["tv_distance"]):
+        right.text(1.01, i, f"TV {tv:.2f}", va="center", fontsize="small")
+    right.set(xlim=(0, 1), xlabel="share of the selection", title="class mix (dotted: training set)")
+    _pct(right)
+    handles, labels = right.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(base), 6), fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    caption = (f"{title}. Left: test accuracy after retraining on each selection; dashed: random subsets of the same size; "
+               f"dotted: a model that predicts one class ({majority:.3f}). Right: each selection's class shares; dotted lines "
+               "mark the training set's, TV is the total variation distance from them.")
     return fig, caption

@@ -1,4 +1,4 @@
-"""Named parameter sets (smoke, quick, cpu, gpu, paper): the one place where run sizes live."""
+"""Named parameter sets (smoke, quick, first-look, cpu, gpu, paper): the one place where run sizes live."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ class Preset:
     grand_method: str = "ghost"
     extra: dict = field(default_factory=dict)
     tasks: tuple[str, ...] = ()  # the tasks the book shows (`diet book` without --task); empty: just `task`
+    dynamics: bool = False  # the book shows the training-dynamics scores: figure 5's data map and the "Which score?" chapter
+    dynamics_per_epoch: int = 8  # checkpoints per epoch of the training-dynamics records (diet.dynamics)
+    compare_scores: tuple[str, ...] = ("el2n", "grand_head", "grand_full", "loss", "forgetting", "low_confidence", "variability", "neg_aum")
+    compare_fractions: tuple[float, ...] = (0.5, 0.7)  # "Which score?": the kept fractions each score is retrained at
 
     @property
     def book_tasks(self) -> tuple[str, ...]:
@@ -51,13 +55,35 @@ class Preset:
         unknown = set(changes) - set(self.__dataclass_fields__)
         if unknown:
             raise DietError(f"unknown preset fields {sorted(unknown)}; known: {sorted(set(self.__dataclass_fields__) | train_fields)}")
-        for key in ("score_seeds", "retrain_seeds", "steps", "timing_scores", "scores", "timing_fractions", "fractions", "offsets", "offset_windows", "offset_scores", "tasks"):
+        for key in ("score_seeds", "retrain_seeds", "steps", "timing_scores", "scores", "timing_fractions", "fractions", "offsets", "offset_windows", "offset_scores", "tasks",
+                    "compare_scores", "compare_fractions"):
             if key in changes:
                 changes[key] = tuple(changes[key])
         return replace(self, train=replace(self.train, **train_changes), **changes)
 
+    def describe(self) -> str:
+        """The registered description where these are the registered preset's settings on one of its tasks;
+        else the settings themselves (a description that names another task or size would mislead)."""
+        registered = PRESETS.get(self.name)
+        if registered is not None and self.task in registered.book_tasks and replace(self, task=registered.task) == registered:
+            return self.description
+        task = self.task.replace("\\", "/").rsplit("/", 1)[-1]  # a file of one's own by its name, not its whole path
+        return (f"as run on {task}: model {self.model}, n_train {self.n_train or 'all'}, n_test {self.n_test or 'all'}; {len(self.score_seeds)} scoring runs at steps "
+                f"{', '.join(self.steps)}; every subset retrained with {len(self.retrain_seeds)} seeds; kept fractions "
+                f"{', '.join(f'{f:g}' for f in self.fractions)}; offsets {', '.join(f'{o:g}' for o in self.offsets)}")
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every field, except those added after tables were committed while they hold their defaults
+        (so that the committed tables' keys, Context.tables_key, stay the same)."""
+        d = asdict(self)
+        for name, default in NEW_FIELDS.items():
+            if d[name] == default:
+                d.pop(name)
+        return d
+
+
+NEW_FIELDS = {"dynamics": False, "dynamics_per_epoch": 8, "compare_fractions": (0.5, 0.7),
+              "compare_scores": ("el2n", "grand_head", "grand_full", "loss", "forgetting", "low_confidence", "variability", "neg_aum")}
 
 
 PRESETS: dict[str, Preset] = {
@@ -74,19 +100,44 @@ PRESETS: dict[str, Preset] = {
         steps=("0", "0.5ep", "1ep", "2ep"),
         fractions=(0.3, 0.5, 0.7, 0.9),
         offsets=(0.0, 0.1, 0.2, 0.3),
+        dynamics=True,
+        compare_fractions=(0.3, 0.7),  # small subsets: the "Which score?" retrainings add about a minute on 2 cores
     ),
     "quick": Preset(
         name="quick",
-        description="The README's first run: pre-trained MiniLM-L6 on 512 ag_news examples, 2 scoring runs, one epoch of scores; a few minutes on 2 CPU cores",
+        description="The README's first run (diet run): pre-trained MiniLM-L6 on 400 ag_news examples (400 test), 2 scoring runs, scores after one epoch, each of 6 selections retrained with 2 seeds; a few minutes on 2 CPU cores",
         task="ag_news",
         model="minilm-l6",
-        n_train=512,
-        n_test=500,
+        n_train=400,  # diet run: 2 scoring runs + 6 selections x 2 seeds = 14 fine-tunings; at 512 / 500 (33 s a retraining, idle) about 6 minutes
+        n_test=400,
         train=TrainConfig(epochs=2, batch_size=16, lr=1e-4, max_length=64),
         score_seeds=(0, 1),
-        retrain_seeds=(0,),
+        retrain_seeds=(0, 1),
         steps=("1ep",),
         scores=("el2n", "grand_head"),
+    ),
+    "first-look": Preset(
+        name="first-look",
+        description="A first look at a task of your own (a file given as the book's task): pre-trained MiniLM-L6 on 400 "
+                    "training / 300 test examples, EL2N from 2 scoring runs at steps 0, 0.5 and 1 epoch (figures 1 and 2 are curves), "
+                    "every subset retrained with 3 seeds (so verdicts can hold or fail), 2 kept fractions, 3 offsets; "
+                    "65 fine-tunings, about 37 core-minutes by diet plan's estimate (some 20 minutes on 2 idle CPU cores "
+                    "with two workers)",
+        task="ag_news",
+        model="minilm-l6",
+        n_train=400,
+        n_test=300,
+        train=TrainConfig(epochs=2, batch_size=16, lr=1e-4, max_length=64),
+        score_seeds=(0, 1),
+        retrain_seeds=(0, 1, 2),
+        steps=("0", "0.5ep", "1ep"),
+        timing_scores=("el2n",),
+        scores=("el2n",),
+        timing_fractions=(0.5,),
+        fractions=(0.5, 0.8),
+        offsets=(0.0, 0.1, 0.2),
+        offset_windows=("fixed",),
+        offset_scores=("el2n",),
     ),
     "cpu": Preset(
         name="cpu",
@@ -100,6 +151,20 @@ PRESETS: dict[str, Preset] = {
         offset_windows=("fixed",),  # figure 4 as the paper words it ("keep 70%"); both readings and all scores would add ~100 runs per task
         offset_scores=("el2n",),
         tasks=("ag_news", "sst2"),
+        # dynamics stays False: results/cpu holds no training-dynamics runs yet; fill them with `diet precompute --figures 7`, then set True
+    ),
+    "cpu-2k": Preset(
+        name="cpu-2k",
+        description="The cpu grid at four times the data: pre-trained MiniLM-L6 on 2,000 training examples (2,000 ag_news test examples; all 872 sst2 dev examples), 125 updates per epoch, bf16 autocast and fused AdamW on the CPU (accuracy within seed noise of float32, 1.7 to 2.0 times faster); about 12 core-hours per task, filled over several sessions by diet precompute with two workers (resumable)",
+        task="ag_news",
+        model="minilm-l6",
+        n_train=2000,
+        n_test=2000,
+        train=TrainConfig(epochs=2, batch_size=16, lr=1e-4, max_length=64, dtype="bf16", fused_adamw=True),
+        offsets=(0.0, 0.1, 0.2, 0.3),
+        offset_windows=("fixed",),
+        offset_scores=("el2n",),
+        tasks=("ag_news", "sst2"),
     ),
     "gpu": Preset(
         name="gpu",
@@ -110,6 +175,7 @@ PRESETS: dict[str, Preset] = {
         n_test=None,
         train=TrainConfig(epochs=2, batch_size=32, lr=5e-5, max_length=128, eval_batch_size=512),
         tasks=("ag_news", "sst2"),
+        dynamics=True,
     ),
     "paper": Preset(
         name="paper",
@@ -122,6 +188,7 @@ PRESETS: dict[str, Preset] = {
         steps=("0", "0.125ep", "0.25ep", "0.5ep", "0.75ep", "1ep"),
         retrain_seeds=(0, 1, 2),
         tasks=("mnli", "ag_news"),
+        dynamics=True,
     ),
 }
 

@@ -66,8 +66,13 @@ def select(
     check_fractions(keep, offset, window)
     if order == "random" and offset:
         raise DietError("offset applies to score-ranked selections; random pruning has no ranks to skip")
-    if scores.isna().any():
-        raise DietError(f"{int(scores.isna().sum())} scores are NaN; rescore before pruning")
+    if not pd.api.types.is_numeric_dtype(scores) or pd.api.types.is_bool_dtype(scores):
+        raise DietError(f"scores must be numbers, got {scores.dtype} values; pass one score per example id (ScoresTable.mean)")
+    values = scores.to_numpy(np.float64)
+    if not np.isfinite(values).all():
+        counts = {"NaN": int(np.isnan(values).sum()), "+inf": int((values == np.inf).sum()), "-inf": int((values == -np.inf).sum())}
+        found = ", ".join(f"{n} are {kind}" for kind, n in counts.items() if n)
+        raise DietError(f"{found} of {len(values)} scores: non-finite scores cannot be ranked; rescore before pruning (lower the learning rate if training diverged)")
     if not scores.index.is_unique:
         raise DietError("scores are indexed by example id and must have one value per example; average runs first (ScoresTable.mean)")
     if not balanced:

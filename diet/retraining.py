@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from diet.batching import Encoded, encode
+from diet.batching import encode
 from diet.config import TrainConfig
 from diet.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
 from diet.fingerprint import ids_fingerprint, split_fingerprint
 from diet.store import Store
 from diet.tasks import Task, check_labels
-from diet.train import accuracy, fine_tune
+from diet.one_class import TOP_SHARE, top_share
+from diet.train import fine_tune, predict
 
 
 def retrain(
@@ -49,23 +51,37 @@ def retrain(
         "model": model,
         "train_config": cfg.key(),
     }
-    encoded: dict[str, Encoded] = {}  # tokenised once, and only if some seed is not stored yet
-
-    def data() -> dict[str, Encoded]:
-        if not encoded:
-            tokenizer = load_tokenizer(model)
-            encoded.update(train=encode(train, tokenizer, cfg.max_length), test=encode(task.test, tokenizer, cfg.max_length))
-        return encoded
-
     rows = []
     for seed in tqdm(seeds, desc=f"retrain {label}".strip(), disable=not progress, leave=False):
-        rows.append(store.load_or_compute("retrain", {**base, "seed": seed}, lambda: _one_run(task, data(), model, seed, cfg, progress)))
+        job = RetrainRun(task, None if train_ids is None else train.ids, model, seed, cfg, progress)
+        rows.append(store.load_or_compute("retrain", {**base, "seed": seed}, job, job.placeholder))
     return pd.concat(rows, ignore_index=True)
 
 
-def _one_run(task: Task, data: dict[str, Encoded], model_name: str, seed: int, cfg: TrainConfig, progress: bool) -> pd.DataFrame:
-    started = time.perf_counter()
-    model = load_encoder(model_name, task.num_labels, seed)
-    fine_tune(model, data["train"], cfg, seed, progress=progress, desc=f"train seed {seed}")
-    acc = accuracy(model, data["test"], cfg)
-    return pd.DataFrame({"seed": [seed], "accuracy": [acc], "n_train": [len(data["train"])], "seconds": [time.perf_counter() - started]})
+@dataclass(frozen=True)
+class RetrainRun:
+    """One retraining as a picklable job: fine-tune on `train_ids` (None = all) with `seed`, test accuracy."""
+
+    task: Task
+    train_ids: np.ndarray | None
+    model: str
+    seed: int
+    cfg: TrainConfig
+    progress: bool = False
+
+    def __call__(self) -> pd.DataFrame:
+        started = time.perf_counter()
+        train = self.task.train if self.train_ids is None else self.task.train.select_ids(self.train_ids)
+        tokenizer = load_tokenizer(self.model)  # encode() keeps recent splits: the test split is tokenised once per process
+        data = {"train": encode(train, tokenizer, self.cfg.max_length), "test": encode(self.task.test, tokenizer, self.cfg.max_length)}
+        model = load_encoder(self.model, self.task.num_labels, self.seed)
+        fine_tune(model, data["train"], self.cfg, self.seed, progress=self.progress, desc=f"train seed {self.seed}")
+        predicted = predict(model, data["test"], self.cfg)
+        acc = float((predicted == data["test"].labels).mean())
+        share = top_share(predicted, self.task.num_labels)  # 1.0: the model predicts one class only
+        return pd.DataFrame({"seed": [self.seed], "accuracy": [acc], "n_train": [len(train)], "seconds": [time.perf_counter() - started], TOP_SHARE: [share]})
+
+    def placeholder(self, variant: int) -> pd.DataFrame:
+        """A row of the right shape with no accuracy (for planning)."""
+        n = len(self.task.train) if self.train_ids is None else len(self.train_ids)
+        return pd.DataFrame({"seed": [self.seed], "accuracy": [np.nan], "n_train": [n], "seconds": [np.nan], TOP_SHARE: [np.nan]})

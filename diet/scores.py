@@ -1,4 +1,5 @@
-"""Per-example scores behind a registry: EL2N, loss, GraNd over the head and over all weights."""
+"""Per-example scores behind a registry: EL2N, loss, GraNd over the head and over all weights
+(and, registered by diet.dynamics_scores, the scores from training dynamics)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class HeadOutputs:
 @dataclass(frozen=True)
 class Score:
     name: str
-    kind: Literal["output", "gradient"]
+    kind: Literal["output", "gradient", "dynamics"]
     fn: Callable
     doc: str
 
@@ -35,8 +36,9 @@ class Score:
 SCORES: dict[str, Score] = {}
 
 
-def register_score(name: str, kind: Literal["output", "gradient"]):
-    """Register a score: output scores take HeadOutputs, gradient scores take (model, batch, method)."""
+def register_score(name: str, kind: Literal["output", "gradient", "dynamics"]):
+    """Register a score: output scores take HeadOutputs, gradient scores take (model, batch, method),
+    dynamics scores take one run's records at its checkpoints (diet.dynamics_scores.Checkpoints)."""
 
     def wrap(fn: Callable) -> Callable:
         SCORES[name] = Score(name, kind, fn, (fn.__doc__ or "").strip().splitlines()[0])
@@ -122,6 +124,10 @@ def score_examples(
     if model.training:
         raise DietError("scores are computed in eval mode (no dropout): call model.eval() first")
     names = check_score_names(names)
+    dynamic = [n for n in names if SCORES[n].kind == "dynamics"]
+    if dynamic:
+        raise DietError(f"{', '.join(dynamic)} come from a run's records at many checkpoints, not from one model: "
+                        "compute them with diet.score(...) (or `diet score --scores ...`)")
     device = cfg.torch_device()
     model.to(device)
     result = {name: np.empty(len(data), dtype=np.float64) for name in names}
@@ -139,3 +145,6 @@ def score_examples(
                 values = SCORES[name].fn(model, batch, grand_method)
             result[name][positions] = values.double().cpu().numpy()
     return result
+
+
+import diet.dynamics_scores  # noqa: E402,F401 (registers forgetting, low_confidence, variability, neg_aum)

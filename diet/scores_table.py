@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 from diet.errors import DietError
 from diet.splits import Split
+from diet.steps import in_epochs, resolve_step, steps_per_epoch
 from diet.store import write_json, write_table
 
 COLUMNS = ("example_id", "label", "score", "step", "epoch", "run", "value")
@@ -27,11 +29,15 @@ class ScoresTable:
         missing = [c for c in COLUMNS if c not in self.frame.columns]
         if missing:
             raise DietError(f"a scores table needs columns {list(COLUMNS)}; missing {missing}")
-        bad = self.frame[self.frame["value"].isna()]
+        if not pd.api.types.is_numeric_dtype(self.frame["value"]) or pd.api.types.is_bool_dtype(self.frame["value"]):
+            raise DietError(f"the scores table's 'value' column holds {self.frame['value'].dtype} values, not numbers; rescore with `diet score`")
+        bad = self.frame[~np.isfinite(self.frame["value"].to_numpy(np.float64))]
         if len(bad):
             first = bad.iloc[0]
+            kinds = pd.Series(["NaN" if np.isnan(v) else f"{v:+}" for v in bad["value"].to_numpy(np.float64)]).value_counts().sort_index()
             raise DietError(
-                f"scores hold {len(bad)} NaN values (first: score {first['score']}, step {first['step']}, run {first['run']}); "
+                f"scores hold {', '.join(f'{n} {kind}' for kind, n in kinds.items())} values, which cannot be ranked "
+                f"(first: score {first['score']}, step {first['step']}, run {first['run']}); "
                 "the fine-tuning likely diverged: lower the learning rate or check the data, then rescore"
             )
 
@@ -57,13 +63,47 @@ class ScoresTable:
         first = self.frame.drop_duplicates("example_id").set_index("example_id")["label"]
         return first.sort_index()
 
-    def mean(self, score: str, step: int | None = None) -> pd.Series:
-        """Mean over runs of one score at one step (default: the last), indexed by example id."""
+    def updates_per_epoch(self) -> int | None:
+        """Updates per epoch of the runs behind the table: from its steps and epochs, else its config; None if unknown."""
+        for step, epoch in self.epochs().items():
+            if step > 0 and epoch > 0:
+                return round(step / epoch)
+        train = self.config.get("train_config") or {}
+        if self.config.get("n_train") and train.get("batch_size"):
+            return steps_per_epoch(int(self.config["n_train"]), int(train["batch_size"]))
+        return None
+
+    def step_text(self, step: int) -> str:
+        """An update count of this table's runs in both units: 'update 4 = 1ep'."""
+        per_epoch = self.updates_per_epoch()
+        return f"update {step}" + (f" = {in_epochs(step, per_epoch)}" if per_epoch else "")
+
+    def steps_text(self) -> str:
+        """The table's steps in both units: 'update 0 = 0ep, update 4 = 1ep'."""
+        return ", ".join(self.step_text(s) for s in self.steps)
+
+    def find_step(self, spec: str | int) -> int:
+        """The update count of a step of this table, given as updates (8, "8") or epochs ("2ep");
+        a step that is not in the table is named in both units, beside the steps it has."""
+        per_epoch = self.updates_per_epoch()
+        text = str(spec).strip().lower()
+        if text.endswith("ep"):
+            if per_epoch is None:
+                raise DietError(f"cannot tell which update {spec!r} is: this table does not say how many updates an epoch has; give the step as an update count ({self.steps_text()})")
+            step = resolve_step(text, per_epoch, 1)  # per_epoch examples at batch 1: per_epoch updates an epoch
+            asked = f"step {str(spec).strip()} = update {step}"
+        else:
+            step = resolve_step(text, 1, 1)
+            asked = self.step_text(step)
+        if step not in self.steps:
+            raise DietError(f"{asked} is not in this table; it has {self.steps_text()}")
+        return step
+
+    def mean(self, score: str, step: int | str | None = None) -> pd.Series:
+        """Mean over runs of one score at one step (default: the last; updates or epochs, see `find_step`), indexed by example id."""
         if score not in self.names:
             raise DietError(f"score {score!r} is not in this table; it has {', '.join(self.names)}")
-        step = self.steps[-1] if step is None else int(step)
-        if step not in self.steps:
-            raise DietError(f"step {step} is not in this table; it has steps {self.steps}")
+        step = self.steps[-1] if step is None else self.find_step(step)
         rows = self.frame[(self.frame["score"] == score) & (self.frame["step"] == step)]
         return rows.groupby("example_id")["value"].mean().rename(f"{score}@{step}")
 
@@ -96,6 +136,16 @@ class ScoresTable:
         path = folder / "scores.parquet" if folder.is_dir() else folder
         if not path.exists():
             raise DietError(f"no scores table at {path}; create one with `diet score --out {folder}`")
+        if path.suffix != ".parquet":
+            raise DietError(f"{path} is not a scores folder: --scores takes the folder `diet score --out` wrote (it holds scores.parquet), e.g. --scores {path.parent}")
         config_path = path.parent / "config.json"
-        config = json.loads(config_path.read_text()) if config_path.exists() else {}
-        return cls(pd.read_parquet(path), config)
+        try:
+            config = json.loads(config_path.read_text()) if config_path.exists() else {}
+            frame = pd.read_parquet(path)
+        except json.JSONDecodeError as error:
+            raise DietError(f"{config_path} is not valid JSON (line {error.lineno}: {error.msg}); rescore with `diet score --out {path.parent}`") from error
+        except (OSError, ValueError, ArrowException) as error:
+            raise DietError(f"{path} cannot be read ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'damaged'}); rescore with `diet score --out {path.parent}`") from error
+        if not isinstance(config, dict):
+            raise DietError(f"{config_path} holds a JSON {type(config).__name__}, not the object `diet score` writes; rescore with `diet score --out {path.parent}`")
+        return cls(frame, config)

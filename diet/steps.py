@@ -38,3 +38,16 @@ def resolve_steps(specs, n_train: int, batch_size: int) -> list[int]:
     if not steps:
         raise DietError("no scoring steps given: pass at least one, e.g. ['0', '1ep']")
     return steps
+
+
+def in_epochs(step: int, per_epoch: int) -> str:
+    """An update count as epochs, the way a user writes them: 0ep, 0.5ep, 1ep."""
+    return f"{step / per_epoch:.4g}ep" if per_epoch > 0 else "?ep"
+
+
+def describe_step(spec: str | int | float, n_train: int, batch_size: int) -> str:
+    """A step in the user's words and in updates: '1ep = update 32', 'update 40 = 1.25ep'."""
+    step, per_epoch = resolve_step(spec, n_train, batch_size), steps_per_epoch(n_train, batch_size)
+    if str(spec).strip().lower().endswith("ep"):
+        return f"{str(spec).strip()} = update {step}"
+    return f"update {step} = {in_epochs(step, per_epoch)}"

@@ -5,31 +5,62 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 from diet.errors import DietError
 
 STORE_ENV = "DIET_STORE"
 READONLY_ENV = "DIET_STORE_READONLY"  # "1": load what is stored, never compute (`diet book --no-compute`)
+TMP_SUFFIX = ".tmp"  # atomic_write's temporary files: .<name>.<random>.tmp beside the target
+STALE_TMP_SECONDS = 15 * 60  # a temporary file untouched this long was left by a killed write
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+    """Write through a temporary file in the same folder, then rename: never a half-written file.
+
+    The file gets the mode a plain write would give: that of the file it replaces, else 0666 less the umask.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, _plain_mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _plain_mode(path: Path) -> int:
+    """The permission bits an ordinary open(path, "w") would leave: kept if it exists, else 0666 & ~umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -46,6 +77,20 @@ def write_table(path: Path, frame: pd.DataFrame) -> None:
 
 def read_table(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
+
+
+def remove_stale_tmp(folder: Path, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Delete temporary files of atomic_write that a killed write left in `folder` (untouched for `older_than` s)."""
+    removed = []
+    now = time.time()
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}") if Path(folder).is_dir() else ():
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone already, or not ours to delete
+            continue
+    return removed
 
 
 def config_key(config: dict) -> str:
@@ -94,9 +139,40 @@ class Store:
         return self.root / kind / config_key(config)
 
     def load(self, kind: str, config: dict) -> pd.DataFrame | None:
-        """The stored frame for this exact config, or None."""
-        data = self.folder(kind, config) / "data.parquet"
-        return pd.read_parquet(data) if data.exists() else None
+        """The stored frame for this exact config, or None.
+
+        A damaged data.parquet (truncated, empty) is reported on stderr, renamed to
+        data.parquet.damaged-<time> and treated as missing, so that it is recomputed.
+        """
+        folder = self.folder(kind, config)
+        data = folder / "data.parquet"
+        if not self.readonly:
+            remove_stale_tmp(folder)
+        if not data.exists():
+            return None
+        try:
+            return pd.read_parquet(data)
+        except PermissionError as error:
+            raise DietError(f"cannot read the stored run {data}: {error.strerror}; give this user read access to {self.root}") from error
+        except (OSError, ValueError, ArrowException) as error:  # ArrowInvalid and kin: not a whole parquet file
+            return self._set_aside(data, error)
+
+    def _set_aside(self, data: Path, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'unreadable'}"
+        if self.readonly:
+            raise DietError(
+                f"the stored run {data} is damaged ({reason}) and the store is read-only: "
+                f"restore the file (e.g. from git) or rebuild without --no-compute / {READONLY_ENV}"
+            ) from error
+        aside = data.with_name(f"{data.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        try:
+            os.replace(data, aside)
+        except FileNotFoundError:  # another process set it aside first
+            return None
+        except OSError as move_error:
+            raise DietError(f"the stored run {data} is damaged ({reason}) and cannot be moved aside ({move_error.strerror}); delete it to recompute it") from error
+        print(f"diet: warning: damaged stored run {data} ({reason}); moved it to {aside.name} and recomputing it", file=sys.stderr)
+        return None
 
     def save(self, kind: str, config: dict, frame: pd.DataFrame) -> Path:
         folder = self.folder(kind, config)
@@ -104,7 +180,19 @@ class Store:
         write_table(folder / "data.parquet", frame)  # written last: its presence marks a finished artifact
         return folder
 
-    def load_or_compute(self, kind: str, config: dict, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def load_or_compute(
+        self,
+        kind: str,
+        config: dict,
+        compute: Callable[[], pd.DataFrame],
+        placeholder: Callable[[int], pd.DataFrame] | None = None,
+    ) -> pd.DataFrame:
+        """The stored frame for `config`, else `compute()` it and store it.
+
+        `compute` should be a picklable job (see diet.plan), so that a plan can send it to another
+        process; `placeholder(variant)` makes a stand-in frame of the same shape for planning.
+        While one process computes an entry, another asking for it waits and then loads it.
+        """
         cached = self.load(kind, config)
         if cached is not None:
             return cached
@@ -113,6 +201,12 @@ class Store:
                 f"the store {self.root} holds no {kind} run {config_key(config)} ({_about(config)}) and is read-only "
                 f"({READONLY_ENV}=1 or --no-compute): fill it first with `diet precompute`, or build without --no-compute"
             )
-        frame = compute()
-        self.save(kind, config, frame)
+        from diet.job_locks import claim
+
+        with claim(self.root, kind, config_key(config), wait=True):
+            cached = self.load(kind, config)  # another process may have finished it while we waited
+            if cached is not None:
+                return cached
+            frame = compute()
+            self.save(kind, config, frame)
         return frame

@@ -13,6 +13,7 @@ from diet.errors import DietError, did_you_mean
 from diet.splits import Split, stratified_positions
 
 DATA_DIR_ENV = "DIET_DATA_DIR"
+FILE_OPTIONS = ("text_column", "pair_column", "label_column", "label_names", "test_file", "test_fraction", "encoding")
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,15 @@ def load_task(
     """Load a task by name, or from a local file/folder, then subsample it (stratified, seeded).
 
     A path (a CSV/TSV/JSONL file, or a folder holding train.* and test.*) makes a task of the
-    user's own; `file_options` then name the columns (text_column, pair_column, label_column).
+    user's own; `file_options` (FILE_OPTIONS) then name its columns, classes, test file and encoding.
     """
     from diet import local_files
 
+    if not isinstance(name, str) or not name:
+        raise DietError(f"a task is a name ({', '.join(sorted(TASKS))}) or the path of a file or folder, got {name!r}")
+    unknown = sorted(set(file_options) - set(FILE_OPTIONS))
+    if unknown:
+        raise DietError(f"unknown task options {unknown}; options for your own files: {', '.join(FILE_OPTIONS)}")
     if local_files.looks_like_path(name):
         task = local_files.load_file_task(name, seed=seed, **file_options)
     elif name in TASKS:
@@ -94,8 +100,10 @@ def load_task(
 def subsample(task: Task, n_train: int | None, n_test: int | None, seed: int) -> Task:
     """Seeded, class-stratified subsamples of the train and test splits."""
     for label, n in (("n_train", n_train), ("n_test", n_test)):
-        if n is not None and n <= 0:
-            raise DietError(f"{label} must be a positive number of examples, got {n}")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0):
+            raise DietError(f"{label} must be a positive whole number of examples (CLI: --{label.replace('_', '-')}), got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DietError(f"the data seed must be a whole number, 0 or more (CLI: --data-seed), got {seed!r}")
     train, test = task.train, task.test
     if n_train is not None and n_train < len(train):
         train = train.take(stratified_positions(train.labels, n_train, seed))

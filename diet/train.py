@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from diet.batching import Encoded, collate, length_sorted_batches, shuffled_batches
+from diet.batching import Encoded, collate, length_sorted_batches, training_batches
 from diet.config import TrainConfig
 from diet.steps import steps_per_epoch
 
@@ -21,13 +21,16 @@ def total_steps(n_train: int, cfg: TrainConfig) -> int:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, steps: int):
-    """AdamW (no decay on biases and LayerNorm weights) with linear warm-up then linear decay."""
+    """AdamW (no decay on biases and LayerNorm weights) with linear warm-up then linear decay; torch's
+    fused kernel when `cfg.fused_adamw` (otherwise torch's default implementation for the device)."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        **({"fused": True} if cfg.fused_adamw else {}),
     )
     warm = int(cfg.warmup * steps)
 
@@ -51,6 +54,9 @@ def fine_tune(
 ) -> torch.nn.Module:
     """Train in place. The seed fixes data order and dropout; callbacks[s] runs after s updates.
 
+    Batches are a plain seeded shuffle, or grouped by length when `cfg.length_chunk` is set; the
+    forward pass runs under bf16 autocast when the config runs bf16 (`cfg.precision`).
+
     Training stops after `stop_after` updates when given (the learning-rate schedule is still the
     one of the full `cfg.epochs`), so scoring runs stop at their last scoring step.
     """
@@ -68,7 +74,7 @@ def fine_tune(
     _run_callback(callbacks, model, step)
     bar = tqdm(total=last, desc=desc, disable=not progress, unit="step", leave=False)
     while step < last:
-        for positions in shuffled_batches(len(data), cfg.batch_size, order):
+        for positions in training_batches(data, cfg.batch_size, order, cfg.length_chunk):
             if step >= last:
                 break
             model.train()

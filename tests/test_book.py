@@ -20,9 +20,8 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    return build_book("smoke", out=out / "_build", store=out / "results")
+def book(smoke_book) -> Path:
+    return smoke_book[0]
 
 
 def soup(path: Path):

@@ -56,7 +56,7 @@ def test_prune_then_train(scored, tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--keep", "1.5"], "keep is a fraction of the training set in [0, 1], got 1.5"),
+        (["--keep", "1.5"], "argument --keep: must be a fraction of the training set in (0, 1], e.g. 0.7, got '1.5'"),
         (["--keep", "0.8", "--offset", "0.3"], "offset + keep = 0.3 + 0.8 > 1"),
         (["--score", "grand"], "score 'grand' is not in this table; it has el2n, grand_head"),
         (["--task", "ag_news", "--n-train", "40"], "computed for another task, size or seed"),
@@ -73,8 +73,8 @@ def test_score_errors_name_the_fix(tmp_path, capsys):
     assert "unknown model 'bert-nowhere'" in capsys.readouterr().err
     assert main(["score", "--task", "ag_nwes", "--out", str(tmp_path)]) == 2
     assert "Did you mean 'ag_news'" in capsys.readouterr().err
-    assert main(["score", *TINY, "--scores", "el2n", "forgetting", "--out", str(tmp_path)]) == 2
-    assert "unknown score 'forgetting'" in capsys.readouterr().err
+    assert main(["score", *TINY, "--scores", "el2n", "sharpness", "--out", str(tmp_path)]) == 2
+    assert "unknown score 'sharpness'" in capsys.readouterr().err
 
 
 def test_bad_scores_folder(tmp_path, capsys):
@@ -85,4 +85,4 @@ def test_bad_scores_folder(tmp_path, capsys):
 def test_precompute_names_the_figures_it_knows(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DIET_STORE", str(tmp_path))
     assert main(["precompute", "--preset", "smoke", "--figures", "2"]) == 2
-    assert "no figure '2' to precompute; figures with runs: 1, 3, 4, 5" in capsys.readouterr().err
+    assert "no figure '2' has runs to plan; figures with runs: 1, 3, 4, 5, 7" in capsys.readouterr().err

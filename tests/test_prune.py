@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,3 +93,12 @@ def test_bad_fractions_are_refused(kwargs, message):
 def test_nan_scores_are_refused():
     with pytest.raises(DietError, match="NaN"):
         select(SCORES.where(SCORES > 3), 0.5)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_scores_are_refused(bad):
+    """An infinite score would be ranked first (or last) without a word."""
+    scores = SCORES.copy()
+    scores.iloc[5] = bad
+    with pytest.raises(DietError, match=re.escape(f"1 are {bad:+} of 200 scores: non-finite scores cannot be ranked")):
+        select(scores, 0.5)

@@ -62,7 +62,7 @@ def test_retrain_resumes_per_seed(task, tmp_path, monkeypatch):
     store = Store(tmp_path)
     first = retrain(task, "tiny", None, [0], CFG, store, progress=False)
     module = importlib.import_module("diet.retraining")
-    monkeypatch.setattr(module, "_one_run", lambda *a: pytest.fail("seed 0 was recomputed"))
+    monkeypatch.setattr(module.RetrainRun, "__call__", lambda self: pytest.fail("seed 0 was recomputed"))
     again = retrain(task, "tiny", None, [0], CFG, store, progress=False)
     pd.testing.assert_frame_equal(first, again)
     assert list(tmp_path.rglob("*.tmp")) == []

@@ -77,11 +77,41 @@ def test_bad_local_files_say_what_to_fix(tmp_path, content, options, message):
         load_task(str(path), **options)
 
 
-def test_integer_labels_out_of_range(tmp_path):
+def test_test_labels_must_occur_in_training(tmp_path):
     (tmp_path / "train.csv").write_text("text,label\na,0\nb,1\n")
     (tmp_path / "test.csv").write_text("text,label\nc,1\nd,-1\n")
-    with pytest.raises(DietError, match="labels outside 0..1"):
+    with pytest.raises(DietError, match=r"labels \[-1\] that never occur in the training file .* on file lines 3; .*--label-names"):
         load_task(str(tmp_path))
+    with pytest.raises(DietError, match=r"labels outside 0..1: \[-1\]"):
+        load_task(str(tmp_path), label_names=["neg", "pos"])
+
+
+def test_integer_labels_are_exactly_the_classes_present(tmp_path):
+    """Labels 1 and 2 are two classes, not three with an empty class 0."""
+    path = tmp_path / "ones_twos.csv"
+    path.write_text("text,label\n" + "".join(f"text {i},{1 + i % 2}\n" for i in range(10)))
+    task = load_task(str(path))
+    assert task.label_names == ("1", "2") and task.num_labels == 2
+    assert sorted(set(task.train.labels) | set(task.test.labels)) == [0, 1]
+    declared = load_task(str(path), label_names=["none", "one", "two"])  # declared names: integers index them
+    assert declared.num_labels == 3 and set(declared.train.labels) == {1, 2}
+
+
+def test_empty_labels_are_refused_with_file_lines(tmp_path):
+    """An empty label cell is not a class ""; the message names every file line, held-out ones too."""
+    path = tmp_path / "gaps.csv"
+    rows = [f"text {i},{'' if i in (2, 3, 4, 9) else i % 2}" for i in range(12)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DietError, match=r"label column 'label' is empty in 4 rows \(file lines 4-6, 11\)"):
+        load_task(str(path))
+
+
+def test_empty_texts_are_reported_by_file_line(tmp_path):
+    path = tmp_path / "texts.jsonl"
+    lines = [f'{{"text": "{"" if i in (0, 7) else f"t{i}"}", "label": {i % 2}}}' for i in range(10)]
+    path.write_text("\n".join(lines[:5]) + "\n\n" + "\n".join(lines[5:]) + "\n")  # a blank line shifts the rest
+    with pytest.raises(DietError, match=r"column 'text' is empty in 2 rows \(file lines 1, 9\)"):
+        load_task(str(path))
 
 
 def test_unknown_task_lists_known_ones():
