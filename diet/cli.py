@@ -330,15 +330,20 @@ def book_parameters(args) -> dict:
     return {k: v for k, v in parameters.items() if v is not None}
 
 
-def add_grid_options(parser: argparse.ArgumentParser, presets) -> None:
-    """Options shared by `diet plan` and `diet precompute`: the preset, task, sizes, figures and store."""
-    parser.add_argument("--preset", default="cpu", help=f"one of {', '.join(presets)} (default: %(default)s)")
-    parser.add_argument("--task", default=None, help="override the preset's task (a named task or a file of your own)")
+def add_sizing_options(parser) -> None:
+    """The preset overrides shared by `diet plan`, `diet precompute` and `diet book` (default: the preset's)."""
     parser.add_argument("--n-train", type=checks.positive_int, default=None, help="override the preset's training size")
     parser.add_argument("--n-test", type=checks.positive_int, default=None, help="override the preset's test size")
     parser.add_argument("--seeds", type=checks.seed, nargs="+", default=None, help="override the preset's scoring-run seeds")
     parser.add_argument("--retrain-seeds", type=checks.seed, nargs="+", default=None, help="override the preset's retraining seeds")
     parser.add_argument("--fractions", type=checks.kept_fraction, nargs="+", default=None, help="override the preset's kept fractions (figure 3)")
+
+
+def add_grid_options(parser: argparse.ArgumentParser, presets) -> None:
+    """Options shared by `diet plan` and `diet precompute`: the preset, task, sizes, figures and store."""
+    parser.add_argument("--preset", default="cpu", help=f"one of {', '.join(presets)} (default: %(default)s)")
+    parser.add_argument("--task", default=None, help="override the preset's task (a named task or a file of your own)")
+    add_sizing_options(parser)
     parser.add_argument("--figures", nargs="+", default=None, help="figures whose runs to cover, of 1 3 4 5 7 (default: those the preset's book shows: 7, \"Which score?\", only where it shows training dynamics)")
     parser.add_argument("--store", default=None, help="results store (default: $DIET_STORE, else results/PRESET in the project folder)")
     parser.add_argument("--threads", type=checks.positive_int, default=None, help="torch CPU threads per process (default: the cores split between the workers)")
@@ -439,11 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-compute", action="store_true", help="only render stored runs; fail naming the first missing one instead of fine-tuning")
     sizing = p.add_argument_group("sizes (every notebook gets them as papermill parameters; default: the preset's)")
     sizing.add_argument("--model", default=None, help="minilm-l6, tiny (random: a check that the book builds), a local folder or a hub id")
-    sizing.add_argument("--n-train", type=checks.positive_int, default=None, help="training subsample size")
-    sizing.add_argument("--n-test", type=checks.positive_int, default=None, help="test subsample size")
-    sizing.add_argument("--seeds", type=checks.seed, nargs="+", default=None, help="seeds of the scoring runs")
-    sizing.add_argument("--retrain-seeds", type=checks.seed, nargs="+", default=None, help="seeds of every retraining")
-    sizing.add_argument("--fractions", type=checks.kept_fraction, nargs="+", default=None, help="kept fractions of figure 3")
+    add_sizing_options(sizing)
     sizing.add_argument("--offsets", type=checks.offset, nargs="+", default=None, help="top fractions skipped in figure 4, e.g. 0 0.1 0.2")
     files = p.add_argument_group("a task of your own (with --task my.csv)")
     add_column_options(files)
