@@ -230,6 +230,8 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
             busy = {j.key for j in inflight.values()}
             now = time.monotonic()
             for job in plan.pending:
+                if len(inflight) >= 2 * executor.workers:  # a short queue: what a new plan puts first goes next
+                    break
                 if job.key not in busy and job.key not in settled and job.key not in failed and retry_at.get(job.key, 0) <= now:
                     inflight[executor.submit(job)] = job
                     busy.add(job.key)

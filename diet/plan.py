@@ -133,8 +133,11 @@ class Plan:
 
     @property
     def pending(self) -> list[Job]:
-        """Ready jobs, the ones that unblock others (scoring runs) first."""
-        return sorted(self.ready.values(), key=lambda j: (j.kind == "retrain", j.describe()))
+        """Ready jobs in the order of the figures that need them (so a run cut short leaves whole
+        figures, the first ones first), within a figure the runs that unblock others (scoring) first."""
+        rank = {figure: i for i, figure in enumerate(self.figures)}
+        first = lambda j: min((rank.get(f, len(rank)) for f in j.figures), default=len(rank))  # noqa: E731
+        return sorted(self.ready.values(), key=lambda j: (first(j), j.kind == "retrain", j.describe()))
 
     def summary(self) -> pd.DataFrame:
         """Per figure: runs done, ready, blocked on scores, and the estimated core-minutes left."""
