@@ -77,7 +77,7 @@ class TrainConfig:
         d.pop("eval_batch_size")
         d.pop("device")
         d.pop("dtype", None)
-        if self.torch_device().type == "cuda":
+        if self.device_type == "cuda":
             d["accelerator"] = "cuda/bf16" if self.uses_bf16 else "cuda/float32"
         elif self.uses_bf16:
             d["accelerator"] = "cpu/bf16"
@@ -87,7 +87,7 @@ class TrainConfig:
     def uses_bf16(self) -> bool:
         """Whether fine-tuning, prediction and scoring run under bf16 autocast on this config's device."""
         if self.dtype == "auto":
-            return self.bf16 and self.torch_device().type == "cuda"
+            return self.bf16 and self.device_type == "cuda"
         return self.dtype == "bf16"
 
     @property
@@ -101,15 +101,25 @@ class TrainConfig:
         d = self.key()
         d.pop("bf16")
         d.pop("accelerator", None)
-        d["device"] = self.torch_device().type
+        d["device"] = self.device_type
         d["precision"] = self.precision
         return d
+
+    @property
+    def device_type(self) -> str:
+        """"cuda" or "cpu": the device these results belong to. A config that names "cuda" keeps it
+        on a machine without a GPU, so its stored results are found there (`diet book --no-compute`);
+        only computing with it needs the GPU (`torch_device`)."""
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise DietError(f"device {self.device!r} asked for, but torch sees no GPU; use device='auto' or 'cpu'")
+            raise DietError(f"device {self.device!r} asked for, but torch sees no GPU: run this on a machine with one, "
+                            "or choose a CPU preset (cpu, cpu-2k) or --device cpu")
         return torch.device(self.device)
 
     def autocast(self):

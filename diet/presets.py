@@ -173,7 +173,7 @@ PRESETS: dict[str, Preset] = {
         model="minilm-l6",
         n_train=None,
         n_test=None,
-        train=TrainConfig(epochs=2, batch_size=32, lr=5e-5, max_length=128, eval_batch_size=512, fused_adamw=True),
+        train=TrainConfig(epochs=2, batch_size=32, lr=5e-5, max_length=128, eval_batch_size=512, fused_adamw=True, device="cuda"),
         tasks=("ag_news", "sst2"),
         dynamics=True,
     ),

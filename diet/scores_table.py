@@ -54,9 +54,12 @@ class ScoresTable:
         return sorted(int(r) for r in self.frame["run"].unique())
 
     def epochs(self) -> dict[int, float]:
-        """Step -> epoch for the steps in the table."""
-        pairs = self.frame[["step", "epoch"]].drop_duplicates()
-        return {int(s): float(e) for s, e in zip(pairs["step"], pairs["epoch"])}
+        """Step -> epoch for the steps in the table (worked out once per frame: planning asks often)."""
+        cached = self.__dict__.get("_epochs")
+        if cached is None or cached[0] is not self.frame:
+            pairs = self.frame[["step", "epoch"]].drop_duplicates()
+            cached = self.__dict__["_epochs"] = (self.frame, {int(s): float(e) for s, e in zip(pairs["step"], pairs["epoch"])})
+        return dict(cached[1])
 
     def labels(self) -> pd.Series:
         """Gold label per example id."""

@@ -38,23 +38,26 @@ class Split:
         """The examples at these positions (0..len-1), in the given order."""
         pos = np.asarray(positions, dtype=np.int64)
         return Split(
-            text=tuple(self.text[i] for i in pos),
+            text=tuple(map(self.text.__getitem__, pos.tolist())),
             labels=self.labels[pos],
             ids=self.ids[pos],
-            text_pair=None if self.text_pair is None else tuple(self.text_pair[i] for i in pos),
+            text_pair=None if self.text_pair is None else tuple(map(self.text_pair.__getitem__, pos.tolist())),
         )
 
     def select_ids(self, ids: np.ndarray | list[int]) -> "Split":
         """The examples with these ids; unknown ids are an error."""
         ids = np.asarray(ids, dtype=np.int64)
-        where = {int(e): i for i, e in enumerate(self.ids)}
-        missing = [int(e) for e in ids if int(e) not in where]
+        order = np.argsort(self.ids, kind="stable")
+        sorted_ids = np.asarray(self.ids, dtype=np.int64)[order]
+        slot = np.minimum(np.searchsorted(sorted_ids, ids), max(len(sorted_ids) - 1, 0))
+        found = sorted_ids[slot] == ids if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
+        missing = [int(e) for e in ids[~found]]
         if missing:
             raise DietError(
                 f"{len(missing)} example ids are not in this split (first: {missing[:5]}); "
                 "the subset was made for another task, size or seed: rebuild it from scores of this task"
             )
-        return self.take([where[int(e)] for e in ids])
+        return self.take(order[slot])
 
     def class_counts(self, num_labels: int) -> np.ndarray:
         return np.bincount(self.labels, minlength=num_labels)
