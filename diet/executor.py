@@ -75,7 +75,18 @@ def run_job(job: Job, root: str, threads: int | None = None) -> Outcome:
 
 def _stamp(job: Job, status: str, seconds: float) -> dict:
     return {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": job.kind, "key": job.key[1], "status": status,
-            "seconds": round(seconds, 3), "job": job.describe(), "host": socket.gethostname(), "pid": os.getpid()}
+            "seconds": round(seconds, 3), "job": job.describe(), "host": socket.gethostname(), "pid": os.getpid(),
+            "device": _device_name(job)}
+
+
+def _device_name(job: Job) -> str:
+    """What the job ran on: the GPU's name for a CUDA config (e.g. "NVIDIA H200"), else "cpu"."""
+    cfg = getattr(job.run, "cfg", None)
+    if cfg is None or cfg.device_type != "cuda":
+        return "cpu"
+    import torch
+
+    return torch.cuda.get_device_name(cfg.torch_device()) if torch.cuda.is_available() else "cuda"
 
 
 def _append(path: Path, record: dict) -> None:

@@ -159,7 +159,7 @@ tar -czf "$OUT/logs.tar.gz" -C "$LOGS" --exclude=results-gpu.tar.gz .
 show() { [[ -f $2 ]] && { echo; echo "===== $1"; tail -n "$3" "$2"; }; }
 show "pytest (tail)" "$LOGS/pytest.log" 25
 [[ -f $OUT/bench.txt ]] && { echo; echo "===== benchmarks (full logs in bench.txt)"
-    grep -E '^(=== |model |length |method |train step|EL2N|grand_|inference|worst|real text|[A-Za-z]*(Error|Interrupt))' "$OUT/bench.txt"; }
+    grep -E '^(=== |model |length |method |train step|EL2N|grand_|ghost,|inference|worst|real text|[A-Za-z]*(Error|Interrupt))' "$OUT/bench.txt"; }
 show "precompute (tail)" "$LOGS/precompute.log" 15
 show "left to run" "$LOGS/plan-after.log" 25
 echo; echo "===== summary"; cat "$SUMMARY"
