@@ -10,6 +10,7 @@ the numbers include process start-up, planning and storing. The last line is the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import time
 from pathlib import Path
 
 
-def run(label: str, extra: list[str], grid: list[str]) -> float:
+def run(label: str, extra: list[str], grid: list[str], slots: int) -> float:
+    """Fill a fresh store; print the wall time, and how busy the `slots` job slots were (the sum of the
+    jobs' own seconds from jobs.jsonl over slots x wall: the rest is start-up, planning and the tail)."""
     with tempfile.TemporaryDirectory() as store:
         cmd = [sys.executable, "-m", "diet.cli", "precompute", *grid, "--store", store, *extra]
         started = time.perf_counter()
@@ -27,7 +30,10 @@ def run(label: str, extra: list[str], grid: list[str]) -> float:
         if done.returncode != 0:
             sys.exit(f"{label} failed:\n{done.stdout}\n{done.stderr}")
         runs = len(list(Path(store).glob("*/*/data.parquet")))
-    print(f"{label:<36} {runs:>4} runs  {wall:8.1f} s  {runs / wall * 60:6.2f} runs/min", flush=True)
+        log = Path(store) / "jobs.jsonl"
+        job_seconds = sum(json.loads(line)["seconds"] for line in log.read_text().splitlines()) if log.is_file() else float("nan")
+    print(f"{label:<36} {runs:>4} runs  {wall:8.1f} s  {runs / wall * 60:6.2f} runs/min  "
+          f"jobs {job_seconds:7.1f} s, {job_seconds / runs:5.1f} s a run, slots busy {job_seconds / (slots * wall):4.0%}", flush=True)
     return wall
 
 
@@ -43,20 +49,26 @@ def main() -> None:
     parser.add_argument("--retrain-seeds", nargs="+", default=["0", "1"])
     parser.add_argument("--workers", type=int, default=2, help="CPU: parallel workers (one thread each)")
     parser.add_argument("--gpu-workers", type=int, nargs="+", default=None, help="GPU: worker counts to compare on GPU 0")
+    parser.add_argument("--one-thread", action="store_true", help="CPU: also run sequentially on 1 thread (the per-core baseline)")
     args = parser.parse_args()
     grid = ["--preset", args.preset, "--task", args.task, "--n-train", args.n_train, "--n-test", args.n_test,
             "--figures", *args.figures, "--fractions", *args.fractions, "--seeds", *args.seeds, "--retrain-seeds", *args.retrain_seeds]
     print(f"grid: {' '.join(grid)}; {os.cpu_count()} CPU cores")
     if args.gpu_workers:
-        walls = {k: run(f"GPU 0, {k} worker(s)", ["--gpus", "0", "--workers", str(k)], grid) for k in args.gpu_workers}
+        walls = {k: run(f"GPU 0, {k} worker(s)", ["--gpus", "0", "--workers", str(k)], grid, k) for k in args.gpu_workers}
         base, best = walls[args.gpu_workers[0]], min(walls, key=walls.get)
         for k, wall in walls.items():
             print(f"{k} worker(s) / {args.gpu_workers[0]} worker(s): {base / wall:.2f}x")
         print(f"best GPU workers ({best}) / {args.gpu_workers[0]} worker(s) speed-up: {base / walls[best]:.2f}")
         return
     cores = os.cpu_count() or 1
-    sequential = run(f"sequential, {cores} threads", ["--gpus", "none", "--threads", str(cores)], grid)
-    parallel = run(f"{args.workers} workers x {max(1, cores // args.workers)} thread(s)", ["--gpus", "none", "--workers", str(args.workers)], grid)
+    if args.one_thread:
+        single = run("sequential, 1 thread", ["--gpus", "none", "--threads", "1"], grid, 1)
+    sequential = run(f"sequential, {cores} threads", ["--gpus", "none", "--threads", str(cores)], grid, 1)
+    parallel = run(f"{args.workers} workers x {max(1, cores // args.workers)} thread(s)", ["--gpus", "none", "--workers", str(args.workers)], grid, args.workers)
+    if args.one_thread:
+        print(f"sequential {cores} threads / sequential 1 thread speed-up: {single / sequential:.2f}")
+        print(f"workers {args.workers} / sequential 1 thread speed-up: {single / parallel:.2f}")
     print(f"workers {args.workers} / sequential {cores} threads speed-up: {sequential / parallel:.2f}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -257,7 +258,21 @@ def cmd_plan(args) -> None:
     if args.list:
         for job in plan.pending:
             print(f"  ready   {job.describe()}  (figures {', '.join(sorted(job.figures))})")
-    print(f"run them: diet precompute --preset {ctx.preset.name} --task {args.task or ctx.preset.task} --workers N" + (f" --store {args.store}" if args.store else ""))
+    print(f"run them: diet precompute --preset {ctx.preset.name} --task {shlex.quote(str(args.task or ctx.preset.task))}{same_grid_options(args)} --workers N")
+
+
+def same_grid_options(args) -> str:
+    """The options of `diet plan` that change which runs a grid has, as `diet precompute` takes them (quoted)."""
+    given = [("--figures", args.figures), ("--n-train", args.n_train), ("--n-test", args.n_test), ("--seeds", args.seeds),
+             ("--retrain-seeds", args.retrain_seeds), ("--fractions", args.fractions), ("--text-column", args.text_column),
+             ("--pair-column", args.pair_column), ("--label-column", args.label_column), ("--label-names", args.label_names),
+             ("--test-file", args.test_file), ("--encoding", args.encoding), ("--store", args.store)]
+    words = []
+    for flag, value in given:
+        if value is None or value == [] or value == "":
+            continue
+        words += [flag, *(map(str, value) if isinstance(value, (list, tuple)) else [str(value)])]
+    return "".join(f" {shlex.quote(w)}" for w in words)
 
 
 def cmd_precompute(args) -> None:

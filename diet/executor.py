@@ -3,8 +3,9 @@
 Every job goes through `run_job`, wherever it runs: claim the entry (diet.job_locks), skip it if
 another process holds it or finished it, compute, store atomically, log one line to
 `<store>/jobs.jsonl` (and the traceback of a failure to `<store>/failures.jsonl`). The driver,
-`run_plan`, plans, dispatches what is ready, and plans again whenever a run that others wait for
-(a scoring run) finishes, until nothing is left that can run.
+`run_plan`, plans, dispatches what is ready (the first figures' runs first, a short queue ahead of
+the workers), and plans again after runs that others wait for (scoring runs) finish, until nothing
+is left that can run.
 """
 
 from __future__ import annotations
@@ -226,7 +227,10 @@ class Report:
 def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> Report:
     """Dispatch every runnable job of the plan on `executor` until none is left; return a report."""
     loaded: dict = {}
+    planned = time.monotonic()
     plan = make_plan(ctx, figures, loaded)
+    plan_seconds = time.monotonic() - planned  # a plan of 10,000 examples takes seconds: plan again only when it pays
+    stale = False  # a run that others wait on finished since the last plan
     report = Report(plan=plan)
     bar = Progress(len(plan.done), len(plan.done) + len(plan.ready) + len(plan.blocked), executor.workers, progress, out)
     inflight: dict[Future, Job] = {}
@@ -240,10 +244,12 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
         while True:
             busy = {j.key for j in inflight.values()}
             now = time.monotonic()
+            left = False  # ready jobs of this plan not yet handed out
             for job in plan.pending:
-                if len(inflight) >= 2 * executor.workers:  # a short queue: what a new plan puts first goes next
-                    break
                 if job.key not in busy and job.key not in settled and job.key not in failed and retry_at.get(job.key, 0) <= now:
+                    if len(inflight) >= 2 * executor.workers:  # a short queue: what a new plan puts first goes next
+                        left = True
+                        break
                     inflight[executor.submit(job)] = job
                     busy.add(job.key)
             bar.show(running=min(len(inflight), executor.workers), queued=max(0, len(inflight) - executor.workers), failed=len(failed))
@@ -253,6 +259,7 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
                     break
                 time.sleep(max(0.5, min(waiting) - time.monotonic()))
                 plan = make_plan(ctx, figures, loaded)
+                stale = False
                 continue
             finished, _ = wait(list(inflight), timeout=30, return_when=FIRST_COMPLETED)
             replan = False
@@ -280,9 +287,16 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
                     report.found += outcome.status == "found"
                     report.seconds += outcome.seconds
                     bar.finished(outcome.seconds)
-                replan = replan or job.kind != "retrain" or outcome.status != "done"
-            if replan or not inflight:
+                stale = stale or job.kind != "retrain" or outcome.status != "done"
+            # plan again after a pool restart, when the workers run dry, or when runs that others wait on
+            # finished and either this plan has nothing more to hand out or planning would take at most
+            # a fifth of the time since the last plan
+            due = stale and (not left or time.monotonic() - planned >= 4 * plan_seconds)
+            if replan or not inflight or due:
+                planned = time.monotonic()
                 plan = make_plan(ctx, figures, loaded)
+                plan_seconds = time.monotonic() - planned
+                stale = False
                 bar.retotal(len(plan.done) + len(plan.ready) + len(plan.blocked))
         aborted = False
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -70,6 +71,14 @@ def test_plan_command_prints_each_figure(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "blocked on scores" in out and "4 ready" in out and "6 blocked" in out
     assert out.count("  ready   ") == 4
+    # the command it suggests plans the same grid: every option that changes the runs is repeated
+    suggested = next(line for line in out.splitlines() if line.startswith("run them: diet precompute "))
+    assert suggested.endswith(" --workers N")
+    words = shlex.split(suggested.removeprefix("run them: diet ").removesuffix(" --workers N"))
+    assert main(["plan", *words[1:]]) == 0
+    assert "4 ready" in capsys.readouterr().out
+    for option in ("--figures 3", "--seeds 0 1", "--retrain-seeds 0", "--fractions 0.5", f"--store {tmp_path}"):
+        assert option in suggested
 
 
 @pytest.mark.slow
