@@ -64,10 +64,11 @@ class BookError(DietError):
 def announce_cost(preset: str, task: str, store: str, parameters: dict | None = None) -> None:
     """Say on stderr how many fine-tunings the book still needs for `task`, and about how long they take."""
     from diet.experiments import run_context
-    from diet.plan import make_plan
+    from diet.plan import check_can_compute, make_plan
 
     ctx = run_context(**{"preset": preset, "task": task, "store": store, **{k: v for k, v in (parameters or {}).items() if v is not None}})
     plan = make_plan(ctx)
+    check_can_compute(ctx, plan)
     left = len(plan.ready) + len(plan.blocked)
     if left:
         print(f"{task_label(task)}: {left} of {left + len(plan.done)} fine-tuning runs still to compute, about "

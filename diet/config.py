@@ -119,7 +119,7 @@ class TrainConfig:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise DietError(f"device {self.device!r} asked for, but torch sees no GPU: run this on a machine with one, "
-                            "or choose a CPU preset (cpu, cpu-2k) or --device cpu")
+                            "or on the CPU (--device cpu; the presets cpu and cpu-2k)")
         return torch.device(self.device)
 
     def autocast(self):

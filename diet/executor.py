@@ -22,7 +22,7 @@ from pathlib import Path
 
 from diet.errors import DietError
 from diet.job_locks import Claimed, claim
-from diet.plan import Job, Plan, make_plan
+from diet.plan import Job, Plan, check_can_compute, make_plan
 from diet.store import Store
 
 JOBS_LOG = "jobs.jsonl"
@@ -229,6 +229,7 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
     loaded: dict = {}
     planned = time.monotonic()
     plan = make_plan(ctx, figures, loaded)
+    check_can_compute(ctx, plan)
     plan_seconds = time.monotonic() - planned  # a plan of 10,000 examples takes seconds: plan again only when it pays
     stale = False  # a run that others wait on finished since the last plan
     report = Report(plan=plan)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -327,7 +329,24 @@ def compute_cost(ctx: Context) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["core-minutes"] = (out["seconds"] / 60).round(1)
     out["seconds per run"] = (out["seconds"] / out["runs"].where(out["runs"] > 0)).round(1)
+    out["ran on"] = ran_on(ctx)
     return out.drop(columns="seconds")
+
+
+def ran_on(ctx: Context) -> str:
+    """Where this context's runs ran, as its store's jobs log says: "NVIDIA H200, bf16 autocast", "cpu, float32"."""
+    cfg = ctx.preset.train
+    names = set()
+    log = Path(ctx.store.root) / "jobs.jsonl"
+    if cfg.device_type == "cuda" and log.is_file():
+        import json
+
+        for line in log.read_text().splitlines():
+            device = json.loads(line).get("device") if line.strip() else None
+            if device and device != "cpu":
+                names.add(device)
+    where = ", ".join(sorted(names)) or cfg.device_type
+    return f"{where}, {cfg.precision}"
 
 
 # ---------------------------------------------------------------- training dynamics and "Which score?"

@@ -16,6 +16,7 @@ from typing import Callable
 import pandas as pd
 
 from diet.context import Context
+from diet.errors import DietError
 from diet.store import Store, config_key
 
 
@@ -172,6 +173,18 @@ def make_plan(ctx: Context, figures=None, loaded: dict | None = None) -> Plan:
     ready = {k: j for k, j in first.missing.items() if k in second.missing}
     blocked = {k: j for k, j in first.missing.items() if k not in second.missing}
     return Plan(figures, first.done, ready, blocked)
+
+
+def check_can_compute(ctx: Context, plan: Plan) -> None:
+    """Refuse, before anything runs, a plan with runs left whose preset needs a GPU that torch does not see."""
+    import torch
+
+    left = len(plan.ready) + len(plan.blocked)
+    if left and ctx.preset.train.device_type == "cuda" and not torch.cuda.is_available():
+        raise DietError(f"preset {ctx.preset.name} runs on a GPU (device {ctx.preset.train.device!r}) and torch sees none here, "
+                        f"with {left} of its {left + len(plan.done)} runs not stored yet: compute them on a machine with a GPU "
+                        f"(diet precompute --preset {ctx.preset.name} ...), or pick a CPU preset (cpu, cpu-2k); "
+                        "what is stored renders here with diet book --no-compute once the grid is complete")
 
 
 def _pass(ctx: Context, figures: list[str], variant: int, loaded: dict) -> PlanStore:

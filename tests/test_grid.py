@@ -90,6 +90,23 @@ def test_workers_fill_the_smoke_preset_exactly_as_the_sequential_book_build(smok
     lines = done_lines(tmp_path)
     assert len(lines) == len(entries(tmp_path)) and {l["status"] for l in lines} == {"done"}
     assert len({l["pid"] for l in lines}) == 2  # both workers took jobs
+    assert {l["device"] for l in lines} == {"cpu"}
+
+
+def test_ran_on_names_the_gpu_from_the_jobs_log(tmp_path):
+    """The cost table's "ran on": the GPU names the jobs log recorded for a CUDA preset; the CPU and its precision otherwise."""
+    from types import SimpleNamespace
+
+    from diet.config import TrainConfig
+    from diet.experiments import ran_on
+
+    (tmp_path / "jobs.jsonl").write_text('{"device": "NVIDIA H200"}\n{"device": "cpu"}\n\n{"status": "done"}\n')
+    def ctx(train):
+        return SimpleNamespace(preset=SimpleNamespace(train=train), store=SimpleNamespace(root=tmp_path))
+    assert ran_on(ctx(TrainConfig(device="cuda"))) == "NVIDIA H200, bf16 autocast"
+    assert ran_on(ctx(TrainConfig(device="cuda", dtype="float32"))) == "NVIDIA H200, float32"
+    assert ran_on(ctx(TrainConfig(device="cpu"))) == "cpu, float32"
+    assert ran_on(ctx(TrainConfig(device="cpu", dtype="bf16"))) == "cpu, bf16 autocast"
 
 
 @pytest.mark.slow
@@ -202,3 +219,14 @@ def test_kill_9_of_driver_and_workers_loses_only_the_runs_in_flight(tmp_path):
     assert len(entries(tmp_path)) == 10
     keys = [l["key"] for l in done_lines(tmp_path) if l["status"] == "done"]
     assert len(keys) == len(set(keys)), "a run finished before the kill was computed again"
+
+
+def test_gpu_preset_without_a_gpu_is_refused_before_any_run(tmp_path, capsys, monkeypatch):
+    """A preset that names device cuda, on a machine where torch sees no GPU: exit 2 naming the fix, nothing run or logged."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["precompute", "--preset", "gpu", "--figures", "5", "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "preset gpu runs on a GPU (device 'cuda') and torch sees none here" in err and "pick a CPU preset" in err
+    assert not (tmp_path / "jobs.jsonl").exists() and not (tmp_path / "failures.jsonl").exists()
