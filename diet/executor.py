@@ -298,7 +298,7 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
                 plan = make_plan(ctx, figures, loaded)
                 plan_seconds = time.monotonic() - planned
                 stale = False
-                bar.retotal(len(plan.done) + len(plan.ready) + len(plan.blocked))
+                bar.retotal(len(plan.done) + len(plan.ready) + len(plan.blocked), len(plan.done))
         aborted = False
     finally:
         executor.close(abort=aborted)
@@ -348,7 +348,12 @@ class Progress:
         if self.bar is not None:
             self.bar.update(1)
 
-    def retotal(self, total: int) -> None:
+    def retotal(self, total: int, done: int) -> None:
+        """A new plan's counts: runs it found stored (finished here, by another process, or shared with
+        a figure already filled, which only real scores reveal) are done."""
+        if self.bar is not None and done > self.done:
+            self.bar.update(done - self.done)
+        self.done = max(self.done, done)
         self.total = max(total, self.done)
         if self.bar is not None:
             self.bar.total = self.total

@@ -230,3 +230,21 @@ def test_gpu_preset_without_a_gpu_is_refused_before_any_run(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert "preset gpu runs on a GPU (device 'cuda') and torch sees none here" in err and "pick a CPU preset" in err
     assert not (tmp_path / "jobs.jsonl").exists() and not (tmp_path / "failures.jsonl").exists()
+
+
+def test_progress_counts_runs_a_new_plan_finds_stored():
+    """Runs that only real scores reveal as already stored count as done, so the last line does not read 96/132."""
+    import io
+
+    from diet.executor import Progress
+
+    out = io.StringIO()
+    bar = Progress(done=9, total=123, workers=2, enabled=True, out=out)
+    for _ in range(3):
+        bar.finished(10.0)
+    bar.retotal(132, 40)  # the new plan: 40 stored, 92 left
+    assert (bar.done, bar.total) == (40, 132)
+    bar.retotal(132, 12)  # a count from an older plan never lowers it
+    assert bar.done == 40
+    bar.close(60.0, failed=0)
+    assert "jobs: 40/132 done, 0 failed" in out.getvalue()
