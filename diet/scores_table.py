@@ -13,7 +13,7 @@ from pyarrow import ArrowException
 from diet.errors import DietError
 from diet.splits import Split
 from diet.steps import in_epochs, resolve_step, steps_per_epoch
-from diet.store import write_json, write_table
+from diet.store import read_parquet, write_json, write_table
 
 COLUMNS = ("example_id", "label", "score", "step", "epoch", "run", "value")
 
@@ -144,7 +144,7 @@ class ScoresTable:
         config_path = path.parent / "config.json"
         try:
             config = json.loads(config_path.read_text()) if config_path.exists() else {}
-            frame = pd.read_parquet(path)
+            frame = read_parquet(path)
         except json.JSONDecodeError as error:
             raise DietError(f"{config_path} is not valid JSON (line {error.lineno}: {error.msg}); rescore with `diet score --out {path.parent}`") from error
         except (OSError, ValueError, ArrowException) as error:

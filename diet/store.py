@@ -67,16 +67,56 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n"))
 
 
+NARROWED_KEY = b"diet.float64_as_float32"  # parquet metadata: float64 columns stored as float32 because no value changes
+
+
 def write_table(path: Path, frame: pd.DataFrame) -> None:
-    """Parquet for .parquet paths, CSV otherwise."""
+    """Parquet for .parquet paths (compact, see `write_parquet`), CSV otherwise."""
     if Path(path).suffix == ".parquet":
-        atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+        atomic_write(path, lambda p: write_parquet(frame, p))
     else:
         atomic_write(path, lambda p: frame.to_csv(p, index=False))
 
 
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet about half the size of pandas' default, read back equal by `read_parquet`.
+
+    Float64 columns whose every value is a float32 (scores are computed in float32) are stored as
+    float32 and named in the file's metadata, so `read_parquet` restores them bit for bit; numeric
+    columns with many distinct values are stored by byte-stream split (floats) or deltas (integers,
+    e.g. example ids) instead of a dictionary; zstd compression."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    narrowed = [c for c in frame.columns if frame[c].dtype == np.float64 and _float32_exact(frame[c].to_numpy())]
+    table = pa.Table.from_pandas(frame.astype({c: np.float32 for c in narrowed}), preserve_index=False)
+    # no pandas schema (half of a one-row file): the Arrow types read back as the same dtypes, the tests check it
+    table = table.replace_schema_metadata({NARROWED_KEY: json.dumps(narrowed).encode()} if narrowed else None)
+    encodings = {}
+    for name in frame.columns:
+        kind = frame[name].dtype.kind
+        if kind in "fiu" and len(frame) >= 64 and frame[name].nunique() > len(frame) // 4:
+            encodings[name] = "BYTE_STREAM_SPLIT" if kind == "f" else "DELTA_BINARY_PACKED"
+    plain = [n for n in table.column_names if n not in encodings]
+    pq.write_table(table, path, compression="zstd", use_dictionary=plain, column_encoding=encodings or None)
+
+
+def _float32_exact(values: np.ndarray) -> bool:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.array_equal(values.astype(np.float32).astype(np.float64), values, equal_nan=True))
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A parquet table as written: float64 columns that `write_parquet` stored as float32 come back as float64."""
+    import pyarrow.parquet as pq
+
+    frame = pd.read_parquet(path)
+    narrowed = json.loads((pq.read_schema(path).metadata or {}).get(NARROWED_KEY, b"[]"))
+    return frame.astype({c: np.float64 for c in narrowed if c in frame.columns}) if narrowed else frame
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
+    return read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
 
 
 def remove_stale_tmp(folder: Path, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
@@ -151,7 +191,7 @@ class Store:
         if not data.exists():
             return None
         try:
-            return pd.read_parquet(data)
+            return read_parquet(data)
         except PermissionError as error:
             raise DietError(f"cannot read the stored run {data}: {error.strerror}; give this user read access to {self.root}") from error
         except (OSError, ValueError, ArrowException) as error:  # ArrowInvalid and kin: not a whole parquet file

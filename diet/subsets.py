@@ -11,6 +11,7 @@ import pandas as pd
 from pyarrow import ArrowException
 
 from diet.errors import DietError, line_ranges
+from diet.store import read_parquet
 
 ID_COLUMN = "example_id"
 INTEGER = re.compile(r"\s*[+-]?\d+\s*")
@@ -50,7 +51,7 @@ def _csv_ids(path: Path) -> tuple[list[str], list[int]]:
 
 def _parquet_ids(path: Path) -> tuple[list[str], list[int]]:
     try:
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
     except (OSError, ValueError, ArrowException) as error:
         raise DietError(f"subset file {path} is not a readable parquet file ({type(error).__name__}); rebuild it with `diet prune --out {path}`") from error
     _check_column(path, list(frame.columns))

@@ -6,13 +6,14 @@
 # Runs on the device's own torch/transformers (diet from PYTHONPATH, nothing installed), with data
 # and MiniLM-L6 from the carried .device/ (scripts/prepare_device_carry.py). Steps, each under
 # `timeout` so the whole ends within BUDGET_SECONDS, each logged even when one fails:
-#   1. the GPU benchmark table, alone (minilm-l6, bert-base; bf16, float32; length 128)
+#   1. the GPU benchmark table, alone (minilm-l6, bert-base; bf16, float32; length 128), then
+#      benchmarks/grid.py with 1, 4 and 8 workers on the GPU
 #   2. the CUDA tests, in the background beside
 #   3. `diet precompute --preset gpu --task ag_news` on whatever budget is left
 #   4. $OUT: summary.txt, pytest.log, bench.txt, bench.csv, logs.tar.gz, results-gpu.tar.gz (new store entries)
 #
 # Environment: DEVICE_DRY_RUN=1 checks the script on a CPU machine (no nvidia-smi, CPU --quick benchmarks);
-# DEVICE_SKIP: steps to leave out, of "pytest bench precompute" (a second session: DEVICE_SKIP="pytest bench");
+# DEVICE_SKIP: steps to leave out, of "pytest bench gridbench precompute" (a second session: DEVICE_SKIP="pytest bench gridbench");
 # DEVICE_WORKERS (default 6) processes on the GPU; DEVICE_PRESET (gpu), DEVICE_TASK (ag_news),
 # DEVICE_STORE (results/gpu); PYTHON (python3); OUT (set by the device tool; else _build/device-out).
 set -uo pipefail
@@ -102,6 +103,12 @@ if ! skipped bench; then
     [[ -f $LOGS/bench.csv ]] && cp "$LOGS/bench.csv" "$OUT/bench.csv"
 fi
 
+# 1b. the grid with 1, 4 and 8 worker processes on the one GPU (benchmarks/grid.py; alone on the GPU too)
+if ! ((DRY)) && ! skipped gridbench; then
+    step gridbench 150 "$PY" benchmarks/grid.py --gpu-workers 1 4 8
+    { echo "=== gridbench"; cat "$LOGS/gridbench.log"; } >>"$OUT/bench.txt"
+fi
+
 # 2. CUDA tests (skipped, so only collected, in a dry run; test_bf16_autocast also has a cuda case), in the
 #    background beside the grid: they check numbers, not speed, and the grid needs every second left
 PYTEST_PID=
@@ -160,6 +167,7 @@ show() { [[ -f $2 ]] && { echo; echo "===== $1"; tail -n "$3" "$2"; }; }
 show "pytest (tail)" "$LOGS/pytest.log" 25
 [[ -f $OUT/bench.txt ]] && { echo; echo "===== benchmarks (full logs in bench.txt)"
     grep -E '^(=== |model |length |method |train step|EL2N|grand_|ghost,|inference|worst|real text|[A-Za-z]*(Error|Interrupt))' "$OUT/bench.txt"; }
+show "grid benchmark, 1 / 4 / 8 GPU workers" "$LOGS/gridbench.log" 8
 show "precompute (tail)" "$LOGS/precompute.log" 15
 show "left to run" "$LOGS/plan-after.log" 25
 echo; echo "===== summary"; cat "$SUMMARY"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,3 +65,45 @@ def test_committed_tables_match_what_the_book_computes(cpu_book):
         for name in ("fig1_score_timing.csv", "fig3_preserved_fraction.csv", "fig4_offset.csv", "summary_verdicts.csv"):
             assert (committed / name).is_file(), f"{committed / name} is not committed; rebuild with `diet book` and commit results/cpu"
             pd.testing.assert_frame_equal(pd.read_csv(committed / name), pd.read_csv(built / name), check_exact=False, rtol=1e-9)
+
+
+def test_compact_parquet_reads_back_exactly(tmp_path):
+    """write_parquet narrows float64 columns only where no value changes and read_parquet restores them: same values, same dtypes."""
+    import pyarrow.parquet as pq
+
+    from diet.store import read_parquet, write_parquet
+
+    rng = np.random.default_rng(0)
+    n = 500
+    frame = pd.DataFrame({
+        "example_id": np.arange(n, dtype=np.int64),                                # many distinct ints: deltas
+        "label": rng.integers(0, 4, n),                                            # few: dictionary
+        "score": rng.choice(["el2n", "grand_head"], n),
+        "value": rng.random(n).astype(np.float32).astype(np.float64),              # float32 values in float64: narrowed
+        "accuracy": rng.random(n),                                                 # true float64: kept
+        "with_nan": np.where(rng.random(n) < 0.1, np.nan, rng.random(n).astype(np.float32)).astype(np.float64),
+        "already32": rng.random(n).astype(np.float32),                             # float32 stays float32
+        "flag": rng.random(n) < 0.5,
+    })
+    path = tmp_path / "t.parquet"
+    write_parquet(frame, path)
+    back = read_parquet(path)
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    assert list(back.dtypes) == list(frame.dtypes)
+    stored = pq.read_schema(path)
+    assert str(stored.field("value").type) == "float" and str(stored.field("accuracy").type) == "double"
+    assert str(stored.field("with_nan").type) == "float" and str(stored.field("already32").type) == "float"
+    one_row = pd.DataFrame({"seed": [0], "accuracy": [0.8125], "n_train": [250], "seconds": [12.5]})
+    write_parquet(one_row, path)
+    pd.testing.assert_frame_equal(read_parquet(path), one_row, check_exact=True)
+
+
+def test_committed_entries_read_back_as_float64():
+    """Every committed store entry reads through read_parquet with no float32 column left (scores stored narrowed)."""
+    from diet.store import read_parquet
+
+    files = sorted(RESULTS.parent.glob("*/*/*/data.parquet"))
+    assert len(files) > 600
+    for path in files:
+        frame = read_parquet(path)
+        assert not [c for c in frame.columns if frame[c].dtype == np.float32], path
