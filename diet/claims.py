@@ -22,7 +22,8 @@ def compare(a, b, claim: str, exact_a: bool = False, floor: float | None = None)
     than two seeds (no spread to judge by). `floor` (for accuracies: the majority-class rate of
     the test set): when every run of both groups is at most floor + CHANCE_MARGIN, both models
     predict (about) one class, the comparison carries no signal, and the verdict is inconclusive
-    with a note saying so.
+    with a note saying so. When only one group is one-class, the verdict stands (a subset that
+    cannot be learned is a result) and the note names that group.
     """
     a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
     sd_a = 0.0 if exact_a else _sd(a)
@@ -42,6 +43,9 @@ def compare(a, b, claim: str, exact_a: bool = False, floor: float | None = None)
     note = ""
     if floor is not None and len(a) and len(b) and all_one_class(pd.concat([a, b]), floor):
         verdict, note = "inconclusive", f"every run of both is at the majority-class rate ({floor:.3f}) or below: no signal"
+    elif floor is not None and len(a) and len(b) and (all_one_class(a, floor) or all_one_class(b, floor)):
+        side = "ours" if all_one_class(a, floor) else "baseline"  # a real outcome (the subset cannot be learned), but say so
+        note = f"{side}: one-class models, every run at the majority-class rate ({floor:.3f}) or below"
     return {"ours": _mean_sd(a, sd_a), "baseline": _mean_sd(b, sd_b), "difference": diff, "spread": spread, "verdict": verdict, "note": note}
 
 
@@ -186,7 +190,8 @@ def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
         elif len(holds) and len(fails):
             verdict, reason = "inconclusive", f"the settings disagree: holds for {_example(holds)}; does not for {_example(fails)}"
         else:
-            verdict, notes = "inconclusive", part["note"].fillna("") if "note" in part else pd.Series("", index=part.index)
+            undecided = part[part["verdict"] == "inconclusive"]  # their notes say why (e.g. both sides one-class)
+            verdict, notes = "inconclusive", undecided["note"].fillna("") if "note" in part else pd.Series("", index=undecided.index)
             reasons = [f"holds in only {len(holds)} of {n} settings ({_example(holds)})"] if len(holds) else []
             reasons += [f"goes the other way in only {len(fails)} of {n} settings ({_example(fails)})"] if len(fails) else []
             reasons += [f"in {(notes != '').sum()} of {n} settings, {notes[notes != ''].iloc[0]}"] if (notes != "").any() else []
@@ -199,6 +204,7 @@ def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _example(rows: pd.DataFrame) -> str:
-    """The setting with the largest |difference|, as 'setting: ours vs baseline'."""
+    """The setting with the largest |difference|, as 'setting: ours vs baseline' (+ its note, e.g. one-class models)."""
     row = rows.loc[rows["difference"].abs().idxmax()]
-    return f"{row['setting']}: {row['ours']} vs {row['baseline']}"
+    note = row.get("note", "")
+    return f"{row['setting']}: {row['ours']} vs {row['baseline']}" + (f" ({note})" if isinstance(note, str) and note else "")

@@ -290,4 +290,12 @@ def test_compare_calls_runs_at_the_majority_rate_inconclusive():
     both_constant = ex.compare([0.51, 0.51, 0.49], [0.51, 0.51, 0.51], "not higher", floor=0.51)
     assert both_constant["verdict"] == "inconclusive" and "majority-class rate" in both_constant["note"]
     one_learns = ex.compare([0.51, 0.51], [0.60, 0.62], "lower", floor=0.51)
-    assert one_learns["verdict"] == "holds" and one_learns["note"] == ""
+    assert one_learns["verdict"] == "holds" and one_learns["note"] == "ours: one-class models, every run at the majority-class rate (0.510) or below"
+    other_side = ex.compare([0.70, 0.72], [0.50, 0.51], "higher", floor=0.51)
+    assert other_side["verdict"] == "holds" and other_side["note"].startswith("baseline: one-class models")
+    both_learn = ex.compare([0.70, 0.72], [0.60, 0.62], "higher", floor=0.51)
+    assert both_learn["note"] == ""
+    # the verdict page names it beside the clearest setting
+    rows = pd.DataFrame([{"id": "3b", "claim": "c", "setting": "el2n, keep 80%", **ex.compare([0.49, 0.49, 0.50], [0.76, 0.74, 0.78], "higher", floor=0.49)}])
+    summary = ex.verdict_summary(rows).iloc[0]
+    assert summary["verdict"] == "does not hold" and summary["reason"].endswith("(ours: one-class models, every run at the majority-class rate (0.490) or below)")
