@@ -121,8 +121,8 @@ PRESETS: dict[str, Preset] = {
         description="A first look at a task of your own (a file given as the book's task): pre-trained MiniLM-L6 on 400 "
                     "training / 300 test examples, EL2N from 2 scoring runs at steps 0, 0.5 and 1 epoch (figures 1 and 2 are curves), "
                     "every subset retrained with 3 seeds (so verdicts can hold or fail), 2 kept fractions, 3 offsets; "
-                    "65 fine-tunings, about 37 core-minutes by diet plan's estimate (some 20 minutes on 2 idle CPU cores "
-                    "with two workers)",
+                    "65 fine-tunings, about 35 core-minutes by diet plan's estimate (measured on 2 idle CPU cores with two "
+                    "workers: 16 minutes, then 48 s to render the book)",
         task="ag_news",
         model="minilm-l6",
         n_train=400,
