@@ -299,3 +299,21 @@ def test_compare_calls_runs_at_the_majority_rate_inconclusive():
     rows = pd.DataFrame([{"id": "3b", "claim": "c", "setting": "el2n, keep 80%", **ex.compare([0.49, 0.49, 0.50], [0.76, 0.74, 0.78], "higher", floor=0.49)}])
     summary = ex.verdict_summary(rows).iloc[0]
     assert summary["verdict"] == "does not hold" and summary["reason"].endswith("(ours: one-class models, every run at the majority-class rate (0.490) or below)")
+
+
+def test_forest_plot_has_one_row_per_compared_setting():
+    """The summary's forest plot: a labelled row for each setting with a difference, claims 2 and 5a marked with their units."""
+    from diet.plots_claims import forest
+
+    rows = pd.DataFrame([
+        {"id": "1a", "setting": "el2n, top 50%, step 0", "difference": -0.15, "spread": 0.02, "verdict": "holds"},
+        {"id": "2", "setting": "el2n, top 50%, step 0 vs 32", "difference": -0.12, "spread": 0.07, "verdict": "does not hold"},
+        {"id": "3b", "setting": "el2n, keep 90%", "difference": 0.001, "spread": np.nan, "verdict": "inconclusive"},
+        {"id": "4b", "setting": "not checked", "difference": np.nan, "spread": np.nan, "verdict": "inconclusive"},
+    ])
+    fig, caption = forest(rows, "Task t.")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["1a · el2n, top 50%, step 0", "2 · el2n, top 50%, step 0 vs 32 (TV distance)", "3b · el2n, keep 90%"]
+    assert caption.endswith("Task t.") and "spread over seeds" in caption
+    with pytest.raises(ValueError, match="no compared setting"):
+        forest(rows.iloc[3:])
