@@ -252,9 +252,13 @@ def cmd_plan(args) -> None:
     plan = make_plan(ctx, args.figures)
     print(plan.summary().to_string(index=False))
     left = plan.estimate_seconds()
+    finished = any(j.kind == "retrain" and j.seconds for j in plan.done.values())
+    if ctx.preset.train.device_type == "cuda":  # seconds a GPU worker process spent; several share one GPU
+        unit, basis = "GPU-worker", ("the finished runs" if finished else "a CPU core's default rate, as no run of this task has finished on a GPU: far above a GPU's")
+    else:
+        unit, basis = "core", ("the finished runs" if finished else "a default rate for the model on one CPU core")
     print(f"distinct runs: {len(plan.done)} done, {len(plan.ready)} ready, {len(plan.blocked)} blocked on scores; "
-          f"about {left / 3600:.1f} core-hours ({left / 60:.0f} core-minutes) left (estimated from "
-          f"{'the finished runs' if any(j.kind == 'retrain' and j.seconds for j in plan.done.values()) else 'a default rate for the model on one CPU core'})")
+          f"about {left / 3600:.1f} {unit}-hours ({left / 60:.0f} {unit}-minutes) left (estimated from {basis})")
     if args.list:
         for job in plan.pending:
             print(f"  ready   {job.describe()}  (figures {', '.join(sorted(job.figures))})")
