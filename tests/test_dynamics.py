@@ -226,7 +226,7 @@ def test_the_planner_lists_the_records_runs_ready(ctx):
     assert all(isinstance(j.run, DynamicsRun) and j.work() > 0 and "checkpoints to step" in j.describe() for j in ready)
     assert {j.kind for j in plan.ready.values()} == {"dynamics", "scores", "retrain"} and plan.blocked
     assert all(j.kind == "retrain" for j in plan.blocked.values())
-    assert book_figures(PRESETS["smoke"]) == ["1", "3", "4", "5", "7"] and book_figures(PRESETS["cpu"]) == ["1", "3", "4", "5"]
+    assert book_figures(PRESETS["smoke"]) == book_figures(PRESETS["cpu"]) == ["1", "3", "4", "5", "7"] and book_figures(PRESETS["quick"]) == ["1", "3", "4", "5"]
 
 
 @pytest.mark.slow
@@ -263,8 +263,8 @@ def test_data_map_regions():
 def test_book_leaves_the_chapter_out_where_the_preset_has_no_dynamics():
     from diet.book import NOTEBOOKS, WHICH_SCORE, book_toc, chapters
 
-    assert chapters("smoke") == NOTEBOOKS and WHICH_SCORE in NOTEBOOKS
-    assert chapters("cpu") == tuple(n for n in NOTEBOOKS if n != WHICH_SCORE)
+    assert chapters("smoke") == chapters("cpu") == NOTEBOOKS and WHICH_SCORE in NOTEBOOKS
+    assert chapters("quick") == chapters("gpu") == tuple(n for n in NOTEBOOKS if n != WHICH_SCORE)
     import yaml
 
     template = yaml.safe_load((Path(__file__).resolve().parents[1] / "_toc.yml").read_text())

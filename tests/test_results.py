@@ -36,7 +36,7 @@ def soup(path: Path):
 @pytest.mark.slow
 def test_cpu_book_renders_every_task_from_committed_runs(cpu_book):
     for task in TASKS:
-        for name in chapters("cpu"):  # "Which score?" only once results/cpu holds its training-dynamics runs
+        for name in chapters("cpu"):  # "Which score?" included: results/cpu holds its training-dynamics runs
             page = cpu_book / "_generated" / task / f"{name}.html"
             assert page.is_file(), f"{page} was not built"
         chapter = cpu_book / "_generated" / task / "03_preserved_fraction.html"
