@@ -226,12 +226,9 @@ class Report:
 
 def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> Report:
     """Dispatch every runnable job of the plan on `executor` until none is left; return a report."""
-    loaded: dict = {}
-    planned = time.monotonic()
-    plan = make_plan(ctx, figures, loaded)
+    plans = _Plans(ctx, figures)
+    plan = plans.make()
     check_can_compute(ctx, plan)
-    plan_seconds = time.monotonic() - planned  # a plan of 10,000 examples takes seconds: plan again only when it pays
-    stale = False  # a run that others wait on finished since the last plan
     report = Report(plan=plan)
     bar = Progress(len(plan.done), len(plan.done) + len(plan.ready) + len(plan.blocked), executor.workers, progress, out)
     inflight: dict[Future, Job] = {}
@@ -259,8 +256,7 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
                 if not waiting:
                     break
                 time.sleep(max(0.5, min(waiting) - time.monotonic()))
-                plan = make_plan(ctx, figures, loaded)
-                stale = False
+                plan = plans.make()
                 continue
             finished, _ = wait(list(inflight), timeout=30, return_when=FIRST_COMPLETED)
             replan = False
@@ -288,16 +284,9 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
                     report.found += outcome.status == "found"
                     report.seconds += outcome.seconds
                     bar.finished(outcome.seconds)
-                stale = stale or job.kind != "retrain" or outcome.status != "done"
-            # plan again after a pool restart, when the workers run dry, or when runs that others wait on
-            # finished and either this plan has nothing more to hand out or planning would take at most
-            # a fifth of the time since the last plan
-            due = stale and (not left or time.monotonic() - planned >= 4 * plan_seconds)
-            if replan or not inflight or due:
-                planned = time.monotonic()
-                plan = make_plan(ctx, figures, loaded)
-                plan_seconds = time.monotonic() - planned
-                stale = False
+                plans.stale = plans.stale or job.kind != "retrain" or outcome.status != "done"
+            if replan or not inflight or plans.due(left):  # plan again after a pool restart, when the workers run dry, or when it pays
+                plan = plans.make()
                 bar.retotal(len(plan.done) + len(plan.ready) + len(plan.blocked), len(plan.done))
         aborted = False
     finally:
@@ -306,6 +295,26 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
     report.plan = plan
     report.blocked = len(plan.blocked)
     return report
+
+
+class _Plans:
+    """The plans of one `run_plan`: stored frames kept between them, and whether planning again pays."""
+
+    def __init__(self, ctx, figures):
+        self.ctx, self.figures, self.loaded = ctx, figures, {}
+        self.stale = False  # a run that others wait on (a scoring run) finished since the last plan
+        self.at = self.seconds = 0.0
+
+    def make(self) -> Plan:
+        self.at = time.monotonic()
+        plan = make_plan(self.ctx, self.figures, self.loaded)
+        self.seconds, self.stale = time.monotonic() - self.at, False  # a plan of 10,000 examples takes seconds
+        return plan
+
+    def due(self, left: bool) -> bool:
+        """Stale, and either the current plan has nothing more to hand out (`left` False) or planning
+        would take at most a fifth of the time since the last plan."""
+        return self.stale and (not left or time.monotonic() - self.at >= 4 * self.seconds)
 
 
 def _outcome(future: Future, executor) -> Outcome | None:
