@@ -22,8 +22,10 @@ from pathlib import Path
 from diet.errors import DietError
 from diet.store import READONLY_ENV
 
-NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary", "07_which_score")
+NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary", "07_which_score", "08_scale")
 WHICH_SCORE = "07_which_score"  # needs training-dynamics runs: left out where the preset has none (`Preset.dynamics`)
+SCALE = "08_scale"  # compares the real-data presets' stores (diet.scale.SCALE_PRESETS): only in their books
+LARGEST_CPU_FIRST = ("cpu-2k", "cpu")  # `diet book` without --preset renders the first whose store holds every run
 KERNEL = "python3"
 # The kernel's own log only says that it runs over local TCP without encryption, and that the interrupt
 # jupyter_client sends before every shutdown was caught; errors in cells still come back as error outputs.
@@ -53,6 +55,8 @@ DOWNLOADS = {
     "which_kept_ids.csv": "Which score?: the example ids of every subset trained on",
     "which_flipped_recall.csv": "Which score?: precision and recall of each score's top-k as a detector of flipped labels",
     "which_cost.csv": "Which score?: seconds per scoring run of each score, and as training updates",
+    "scale_claims.csv": "Verdicts and scale: every setting of every claim at each training-set size compared (from each preset's store)",
+    "scale_verdicts.csv": "Verdicts and scale: one verdict per claim at each training-set size",
     "context.json": "What produced these tables: the preset with all its settings, the task, the training-set fingerprint",
 }
 
@@ -180,10 +184,36 @@ def task_folders(tasks: list[str]) -> list[str]:
 
 
 def chapters(preset: str) -> tuple[str, ...]:
-    """The notebooks a build executes: all, less "Which score?" where the preset leaves out training dynamics (`Preset.dynamics`)."""
+    """The notebooks a build executes: all, less "Which score?" where the preset leaves out training dynamics
+    (`Preset.dynamics`), less "Verdicts and scale" for presets other than the real-data ones it compares."""
+    from diet.presets import get_preset
+    from diet.scale import SCALE_PRESETS
+
+    p = get_preset(preset)
+    leave_out = {WHICH_SCORE} if not p.dynamics else set()
+    leave_out |= {SCALE} if p.name not in SCALE_PRESETS else set()
+    return tuple(n for n in NOTEBOOKS if n not in leave_out)
+
+
+def default_preset(tasks: list[str] | None = None) -> tuple[str, str]:
+    """The preset `diet book` renders when none is named: the largest CPU preset (LARGEST_CPU_FIRST) whose
+    store holds every run of its book's tasks (or of `tasks`), else the last; and a line saying why."""
+    from diet.experiments import run_context
+    from diet.plan import make_plan
     from diet.presets import get_preset
 
-    return NOTEBOOKS if get_preset(preset).dynamics else tuple(n for n in NOTEBOOKS if n != WHICH_SCORE)
+    for name in LARGEST_CPU_FIRST[:-1]:
+        left = {}
+        for task in tasks or get_preset(name).book_tasks:
+            plan = make_plan(run_context(name, task=task))
+            if plan.ready or plan.blocked:
+                left[task] = (len(plan.ready) + len(plan.blocked), len(plan.ready) + len(plan.blocked) + len(plan.done))
+        if not left:
+            return name, f"preset {name}: its store holds every run (the largest complete CPU results)"
+        gaps = ", ".join(f"{task} {n} of {total} runs" for task, (n, total) in left.items())
+        fallback = LARGEST_CPU_FIRST[-1]
+        why = f"preset {fallback}: the larger {name} is not complete ({gaps} still to compute; `diet precompute --preset {name}` fills it)"
+    return fallback, why
 
 
 def book_toc(template: dict, folders: list[str], labels: list[str] | None = None, leave_out=()) -> dict:

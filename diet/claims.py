@@ -93,18 +93,21 @@ def figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[int, str]
     return found, missing
 
 
-def claims(ctx: Context) -> pd.DataFrame:
+def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `compare`'s rule.
 
-    Columns: id, figure, claim, setting, ours, baseline, difference, spread, verdict, note.
+    Columns: id, figure, claim, setting, ours, baseline, difference, spread, verdict, note, key
+    (the setting without what depends on the training-set size, such as step numbers and the
+    best offset, so that one setting can be followed across sizes: `diet.scale`).
     Accuracy comparisons where both sides only reach the test set's majority-class rate are
     inconclusive (`compare`'s floor). Claims 1a
     and 2 need a scoring step before the final one; 4b is checked on MNLI tasks, 4c on the
     others (the paper reports both, per task). Claims of a figure whose notebook has not run with
-    this context are left out (`figure_tables` says which).
+    this context are left out (`figure_tables` says which). `tables` ({figure: table}) are used
+    instead of the saved ones where given.
     """
     p = ctx.preset
-    tables, _ = figure_tables(ctx)
+    tables = figure_tables(ctx)[0] if tables is None else tables
     fig1, fig2, fig3, fig4, fig5 = (tables.get(n) for n in FIGURE_TABLES)
     rows = []
     majority = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
@@ -112,9 +115,9 @@ def claims(ctx: Context) -> pd.DataFrame:
     def accuracy_compare(a, b, claim):
         return compare(a, b, claim, floor=majority)
 
-    def add(claim_id, setting, result):
+    def add(claim_id, setting, result, key=None):
         figure, text = CLAIMS[claim_id]
-        rows.append({"id": claim_id, "figure": figure, "claim": text, "setting": setting, **result})
+        rows.append({"id": claim_id, "figure": figure, "claim": text, "setting": setting, **result, "key": key or setting})
 
     final = ctx.step(p.final_step)
     if fig1 is not None:
@@ -125,14 +128,17 @@ def claims(ctx: Context) -> pd.DataFrame:
                 rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]["accuracy"]
                 at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
                 if steps[0] < late:  # an early step to judge
-                    add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"))
-                add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late]["accuracy"], rand, "higher"))
+                    add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"),
+                        key=f"{name}, top {keep:.0%}, earliest step")
+                add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late]["accuracy"], rand, "higher"),
+                    key=f"{name}, top {keep:.0%}, final step")
     if fig2 is not None:
         runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
         early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
         for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
             tv = lambda s: part[part["step"] == s]["tv_distance"]
-            add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", compare(tv(early), tv(late2), "higher"))
+            add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", compare(tv(early), tv(late2), "higher"),
+                key=f"{name}, top {keep:.0%}, earliest vs final step")
     if fig3 is not None:
         plain = fig3[~fig3["balanced"].astype(bool)]
         for name in p.scores:
@@ -154,12 +160,12 @@ def claims(ctx: Context) -> pd.DataFrame:
                     continue
                 best = means.drop(0.0).idxmax()
                 best_acc = part[part["offset"] == best]["accuracy"]
-                setting = f"{name}, {window} window, best k = {best:.0%}"
-                add("4a", setting, accuracy_compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"))
+                setting, key = f"{name}, {window} window, best k = {best:.0%}", f"{name}, {window} window, best k"
+                add("4a", setting, accuracy_compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"), key)
                 if ctx.task.name.startswith("mnli"):
-                    add("4b", setting, accuracy_compare(best_acc, full, "higher"))
+                    add("4b", setting, accuracy_compare(best_acc, full, "higher"), key)
                 else:
-                    add("4c", setting, accuracy_compare(best_acc, full, "not higher"))
+                    add("4c", setting, accuracy_compare(best_acc, full, "not higher"), key)
     if fig5 is not None:
         detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
         acc = fig5[fig5["metric"] == "accuracy"]
@@ -167,7 +173,7 @@ def claims(ctx: Context) -> pd.DataFrame:
             add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
         for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
             add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
-    frame = pd.DataFrame(rows, columns=["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note"])
+    frame = pd.DataFrame(rows, columns=["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note", "key"])
     return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)
 
 

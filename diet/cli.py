@@ -322,8 +322,11 @@ def _gpus(spec: str | None) -> list[str]:
 
 
 def cmd_book(args) -> None:
-    from diet.book import build_book
+    from diet.book import build_book, default_preset
 
+    if args.preset is None:  # the largest CPU results whose store is complete
+        args.preset, why = default_preset([args.task] if args.task else None)
+        print(f"book: {why}; name another with --preset", file=sys.stderr)
     parameters = book_parameters(args)
     html = build_book(preset=args.preset, task=args.task, out=args.out, store=args.store, compute=not args.no_compute, parameters=parameters)
     print(f"book: {Path(html) / 'index.html'}")
@@ -456,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_precompute)
 
     p = sub.add_parser("book", help="execute every figure notebook with a preset and build the HTML book")
-    p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default: %(default)s)")
+    p.add_argument("--preset", default=None, help=f"one of {', '.join(PRESETS)} (default: the largest complete CPU results, cpu-2k once its store holds every run, else cpu)")
     p.add_argument("--task", default=None, help="build the book for this one task (default: each of the preset's tasks, one part each)")
     p.add_argument("--out", default="_build", help="build folder; HTML lands in OUT/html (default: %(default)s)")
     p.add_argument("--store", default=None, help="results store the notebooks read and fill (default: results/PRESET)")

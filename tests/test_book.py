@@ -11,11 +11,11 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from diet.book import NOTEBOOKS, build_book
+from diet.book import build_book, chapters
 
 GEN = "_generated/ag_news"  # the smoke preset's one task
-PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"{GEN}/{n}" for n in NOTEBOOKS), f"{GEN}/downloads"]
-FIGURES = [n for n in NOTEBOOKS if n != "06_summary"]
+PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"{GEN}/{n}" for n in chapters("smoke")), f"{GEN}/downloads"]
+FIGURES = [n for n in chapters("smoke") if n != "06_summary"]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -69,7 +69,7 @@ def test_figure_chapters_embed_existing_images(book, name):
 @pytest.mark.slow
 def test_executed_notebooks_hold_no_errors(book):
     source = book.parent / "source" / GEN
-    for name in NOTEBOOKS:
+    for name in chapters("smoke"):
         cells = json.loads((source / f"{name}.ipynb").read_text())["cells"]
         errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}.ipynb has error outputs: {errors[0].get('ename')}: {errors[0].get('evalue')}"
@@ -160,7 +160,7 @@ def _notebook(path: Path, code: str) -> None:
 
 @pytest.mark.slow
 def test_a_failing_notebook_stops_the_build_and_is_named(tmp_path):
-    from diet.book import BookError, ROOT_FILES
+    from diet.book import NOTEBOOKS, BookError, ROOT_FILES
 
     project = tmp_path / "project"
     project.mkdir()
@@ -220,7 +220,7 @@ def test_toc_for_one_task_keeps_the_template_structure():
 
 
 def test_toc_for_two_tasks_has_one_part_each():
-    from diet.book import book_toc
+    from diet.book import NOTEBOOKS, book_toc
 
     template = _template()
     toc = book_toc(template, ["ag_news", "sst2"], ["ag_news", "sst2"])

@@ -157,7 +157,10 @@ def test_claims_from_saved_tables(ctx, tables):
     verdicts = ex.claims(ctx)
     assert set(verdicts["verdict"]) <= VERDICTS
     assert {"1a", "1b", "2", "3a", "3b", "4a", "4c", "5a", "5b"} <= set(verdicts["id"])
-    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note"]
+    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note", "key"]
+    no_steps = verdicts[verdicts["id"].isin(["1a", "1b", "2", "4a", "4c"])]
+    assert not no_steps["key"].str.contains(r"step \d|k = \d", regex=True).any()  # followed across sizes by diet.scale
+    assert (verdicts.loc[verdicts["id"].isin(["3a", "3b"]), "key"] == verdicts.loc[verdicts["id"].isin(["3a", "3b"]), "setting"]).all()
 
 
 def test_claims_name_the_missing_notebook(tmp_path):
