@@ -133,3 +133,13 @@ def test_the_scale_notebook_runs_on_two_sizes(filled, tmp_path):
     own = ex.run_context("smoke", store=store, **SETTINGS)  # the book's own context (the preset's n_train): its tables
     saved = pd.read_csv(own.tables / "scale_verdicts.csv")
     assert list(saved.columns) == ["claim", "24 (smoke)", "48 (smoke)"]
+
+
+def test_the_default_book_falls_back_while_the_larger_cpu_store_is_incomplete(tmp_path, monkeypatch):
+    from diet.book import LARGEST_CPU_FIRST, default_preset
+
+    assert LARGEST_CPU_FIRST == ("cpu-2k", "cpu")
+    monkeypatch.setenv("DIET_STORE", str(tmp_path / "empty"))  # every preset's store: nothing stored
+    name, why = default_preset(["sst2"])
+    assert name == "cpu"
+    assert "cpu-2k is not complete (sst2 " in why and "runs still to compute" in why and "diet precompute --preset cpu-2k" in why
