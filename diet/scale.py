@@ -101,9 +101,11 @@ def scale_claims(contexts: list[Context]) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames, gaps = [], []
     for ctx in contexts:
         tables, missing = stored_figure_tables(ctx)
-        gaps += [{"preset": ctx.preset.name, "n_train": ctx.n_train, "figure": f, "reason": r} for f, r in missing.items()]
-        if not tables:
+        if not tables:  # nothing complete for this task: one line, not one per figure
+            first = next(iter(missing.values()))
+            gaps.append({"preset": ctx.preset.name, "n_train": ctx.n_train, "figure": "all", "reason": f"no figure complete; first missing: {first}"})
             continue
+        gaps += [{"preset": ctx.preset.name, "n_train": ctx.n_train, "figure": f, "reason": r} for f, r in missing.items()]
         rows = claims(ctx, tables)
         extra = pd.DataFrame(balanced_rows(ctx, tables[3]) if 3 in tables else [], columns=rows.columns)
         frames.append(pd.concat([rows, extra], ignore_index=True).assign(size=size_label(ctx), n_train=ctx.n_train, preset=ctx.preset.name))
