@@ -155,7 +155,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu-2k": Preset(
         name="cpu-2k",
-        description="The cpu grid at four times the data: pre-trained MiniLM-L6 on 2,000 training examples (2,000 ag_news test examples; all 872 sst2 dev examples), 125 updates per epoch, bf16 autocast and fused AdamW on the CPU (accuracy within seed noise of float32, 1.7 to 2.0 times faster); about 12 core-hours per task, filled over several sessions by diet precompute with two workers (resumable)",
+        description="The cpu grid at four times the data: pre-trained MiniLM-L6 on 2,000 training examples (2,000 ag_news test examples; all 872 sst2 dev examples), 125 updates per epoch, bf16 autocast and fused AdamW on the CPU (accuracy within seed noise of float32, 1.7 to 2.0 times faster); about 6 core-hours per task (measured on ag_news, one idle core per run: a scoring run 250 s, a retraining 80 s on 1,000 examples and 160 s on 2,000), so about 3 hours per task with two workers on 2 cores, filled over several sessions by diet precompute (resumable)",
         task="ag_news",
         model="minilm-l6",
         n_train=2000,
