@@ -202,18 +202,19 @@ def default_preset(tasks: list[str] | None = None) -> tuple[str, str]:
     from diet.plan import make_plan
     from diet.presets import get_preset
 
-    for name in LARGEST_CPU_FIRST[:-1]:
-        left = {}
+    *larger, fallback = LARGEST_CPU_FIRST
+    incomplete = []
+    for name in larger:
+        gaps = []
         for task in tasks or get_preset(name).book_tasks:
             plan = make_plan(run_context(name, task=task))
-            if plan.ready or plan.blocked:
-                left[task] = (len(plan.ready) + len(plan.blocked), len(plan.ready) + len(plan.blocked) + len(plan.done))
-        if not left:
+            left = len(plan.ready) + len(plan.blocked)
+            if left:
+                gaps.append(f"{task} {left} of {left + len(plan.done)} runs")
+        if not gaps:
             return name, f"preset {name}: its store holds every run (the largest complete CPU results)"
-        gaps = ", ".join(f"{task} {n} of {total} runs" for task, (n, total) in left.items())
-        fallback = LARGEST_CPU_FIRST[-1]
-        why = f"preset {fallback}: the larger {name} is not complete ({gaps} still to compute; `diet precompute --preset {name}` fills it)"
-    return fallback, why
+        incomplete.append(f"the larger {name} is not complete ({', '.join(gaps)} still to compute; `diet precompute --preset {name}` fills it)")
+    return fallback, f"preset {fallback}: " + "; ".join(incomplete)
 
 
 def book_toc(template: dict, folders: list[str], labels: list[str] | None = None, leave_out=()) -> dict:

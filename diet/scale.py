@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pandas as pd
 
+from diet import experiments as ex
 from diet.claims import claims, compare, verdict_summary
 from diet.context import RANDOM, Context, run_context
 from diet.errors import DietError
 from diet.one_class import majority_rate
+from diet.steps import steps_per_epoch
 from diet.store import Store
 
 SCALE_PRESETS = ("cpu", "cpu-2k", "gpu")  # the real-data presets, from 500 to 10,000 training examples
 BALANCED = "bal"  # the id of the one comparison that is not a paper claim: class-balanced against plain selection (figure 3)
 BALANCED_TEXT = "Class-balanced selection beats plain selection by the same score at the same fraction (figure 3; not a claim of the paper)."
+FIGURE_EXPERIMENTS = {1: ex.score_timing, 2: ex.label_balance, 3: ex.preserved_fraction, 4: ex.offset_curve, 5: ex.noisy_labels}  # the tables claims() reads
 
 
 def readonly(ctx: Context) -> Context:
@@ -32,12 +34,9 @@ def readonly(ctx: Context) -> Context:
 
 def stored_figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[int, str]]:
     """({figure: table} computed from the stored runs, {figure: why not} for figures with a run missing)."""
-    from diet import experiments as ex
-
     ctx = readonly(ctx)
-    makers = {1: ex.score_timing, 2: ex.label_balance, 3: ex.preserved_fraction, 4: ex.offset_curve, 5: ex.noisy_labels}
     found, missing = {}, {}
-    for figure, make in makers.items():
+    for figure, make in FIGURE_EXPERIMENTS.items():
         try:
             found[figure] = make(ctx)
         except DietError as error:  # MissingRunError: the store does not hold every run of this figure
@@ -50,7 +49,7 @@ def balanced_rows(ctx: Context, fig3: pd.DataFrame) -> list[dict]:
     floor = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
     rows = []
     balanced = fig3["balanced"].astype(bool)
-    for name in [s for s in fig3["score"].unique() if s not in (RANDOM,)]:
+    for name in [s for s in fig3["score"].unique() if s != RANDOM]:
         for keep in sorted(k for k in fig3.loc[fig3["score"] == name, "keep"].unique() if k < 1):
             at = (fig3["score"] == name) & (fig3["keep"] == keep)
             if not (at & balanced).any() or not (at & ~balanced).any():
@@ -119,11 +118,9 @@ def verdicts_by_size(rows: pd.DataFrame) -> pd.DataFrame:
     each cell 'verdict (h/n hold)'; a claim not checked at a size is '–'."""
     cells = []
     for (size, n), part in rows.groupby(["size", "n_train"], sort=False):
-        summary = verdict_summary(part)
-        for claim_id, verdict, settings in summary[["id", "verdict", "settings"]].itertuples(index=False):
-            held = settings.split(" hold,")[0]
-            total = settings.rsplit("(of ", 1)[-1].rstrip(")")
-            cells.append({"id": claim_id, "size": size, "n_train": n, "cell": f"{verdict} ({held}/{total} hold)"})
+        held = part["verdict"].eq("holds").groupby(part["id"]).agg(["sum", "size"])
+        for claim_id, verdict in verdict_summary(part)[["id", "verdict"]].itertuples(index=False):
+            cells.append({"id": claim_id, "size": size, "n_train": n, "cell": f"{verdict} ({held.at[claim_id, 'sum']}/{held.at[claim_id, 'size']} hold)"})
     if not cells:
         return pd.DataFrame()
     frame = pd.DataFrame(cells)
@@ -155,5 +152,5 @@ def setup_table(contexts: list[Context]) -> pd.DataFrame:
         rows.append({"size": size_label(ctx), "test examples": len(ctx.task.test), "model": ctx.preset.model,
                      "scoring runs": len(ctx.preset.score_seeds), "retraining seeds": len(ctx.preset.retrain_seeds),
                      "epochs": t.epochs, "batch": t.batch_size, "lr": f"{t.lr:g}", "max length": t.max_length,
-                     "device": t.device_type, "precision": t.precision, "updates per epoch": int(np.ceil(ctx.n_train / t.batch_size))})
+                     "device": t.device_type, "precision": t.precision, "updates per epoch": steps_per_epoch(ctx.n_train, t.batch_size)})
     return pd.DataFrame(rows).set_index("size")

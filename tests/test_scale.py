@@ -14,7 +14,6 @@ from diet.store import MissingRunError
 
 SIZES = (24, 48)
 SETTINGS = dict(n_test=32, seeds=[0, 1], retrain_seeds=[0, 1], steps=["0", "1ep"], fractions=[0.5, 0.8], offsets=[0.0, 0.2])
-MAKERS = {1: ex.score_timing, 2: ex.label_balance, 3: ex.preserved_fraction, 4: ex.offset_curve, 5: ex.noisy_labels}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def filled(tmp_path_factory):
     oracle = {}
     for n in SIZES:
         ctx = ex.run_context("smoke", n_train=n, store=store, **SETTINGS)
-        for figure, make in MAKERS.items():
+        for figure, make in scale.FIGURE_EXPERIMENTS.items():
             ctx.save(make(ctx), ex.FIGURE_TABLES[figure][0])
         oracle[n] = ex.claims(ctx)
     return store, oracle
