@@ -14,16 +14,20 @@
 #
 # Environment: DEVICE_DRY_RUN=1 checks the script on a CPU machine (no nvidia-smi, CPU --quick benchmarks);
 # DEVICE_SKIP: steps to leave out, of "pytest bench gridbench precompute" (a second session: DEVICE_SKIP="pytest bench gridbench");
-# DEVICE_WORKERS (default 6) processes on the GPU; DEVICE_PRESET (gpu), DEVICE_TASK (ag_news),
-# DEVICE_STORE (results/gpu); PYTHON (python3); OUT (set by the device tool; else _build/device-out).
+# DEVICE_WORKERS (default 6) processes on the GPU for each task; DEVICE_PRESET (gpu); DEVICE_TASK (ag_news; several,
+# e.g. "ag_news sst2", run side by side, each with its own workers); DEVICE_STORE (results/PRESET; a git-ignored
+# folder such as _build/gpu-store is seeded from results/PRESET and kept on a warm machine between calls, so a
+# second call resumes without carrying the first call's entries); PYTHON (python3); OUT (set by the device tool;
+# else _build/device-out). results-gpu.tar.gz always unpacks into results/PRESET.
 set -uo pipefail
 
 BUDGET=${1:?usage: bash scripts/device_run.sh BUDGET_SECONDS}
 DRY=${DEVICE_DRY_RUN:-0}
 WORKERS=${DEVICE_WORKERS:-6}
 PRESET=${DEVICE_PRESET:-gpu}
-TASK=${DEVICE_TASK:-ag_news}
-STORE=${DEVICE_STORE:-results/gpu}
+read -r -a TASKS <<<"${DEVICE_TASK:-ag_news}"
+HOME_STORE=results/$PRESET   # where the entries are committed
+STORE=${DEVICE_STORE:-$HOME_STORE}
 PY=${PYTHON:-python3}
 RESERVE=15        # seconds kept back for packing $OUT
 PART_MIB=15       # the device tool returns files of at most 16 MiB
@@ -118,39 +122,55 @@ if ! skipped pytest; then
     PYTEST_PID=$!
 fi
 
-# 3. the preset's grid on the budget that is left; resumable, finished runs are kept when time runs out
+# 3. the preset's grid on the budget that is left, one precompute per task side by side; resumable, finished
+#    runs are kept when time runs out
 help=$("$PY" -m diet.cli precompute --help 2>&1) || note "diet precompute --help failed: $(tail -n 1 <<<"$help")"
-grid=(--preset "$PRESET" --task "$TASK")
+common=(--preset "$PRESET")
 if grep -q -- '--workers' <<<"$help"; then
-    grid+=(--workers "$WORKERS")
-    grep -q -- '--gpus' <<<"$help" && ! ((DRY)) && grid+=(--gpus 0)
+    common+=(--workers "$WORKERS")
+    grep -q -- '--gpus' <<<"$help" && ! ((DRY)) && common+=(--gpus 0)
 else
     note "diet precompute lists no --workers: one process"
 fi
-if grep -q -- '--store' <<<"$help"; then grid+=(--store "$STORE"); else export DIET_STORE=$STORE; fi
+if grep -q -- '--store' <<<"$help"; then common+=(--store "$STORE"); else export DIET_STORE=$STORE; fi
+if [[ $STORE != "$HOME_STORE" && -d $HOME_STORE ]]; then
+    mkdir -p "$STORE"
+    cp -rn "$HOME_STORE/." "$STORE/"   # seed: what is committed; entries of an earlier call on this machine stay
+    note "store $STORE, seeded from $HOME_STORE ($(find "$STORE" -name config.json | wc -l) entries)"
+fi
 mkdir -p "$STORE"
 touch "$LOGS/stamp"
 sleep 1
-plan=(--preset "$PRESET" --task "$TASK" --store "$STORE")
 has_plan=$("$PY" -m diet.cli plan --help >/dev/null 2>&1 && echo 1 || echo 0)
+GRID_PIDS=()
 if ! skipped precompute; then
-    note "precompute: diet precompute ${grid[*]}"
-    RESERVE=$((RESERVE + 25 * has_plan))  # room for the plan of what is left
-    step precompute 100000 "$PY" -m diet.cli precompute "${grid[@]}"
+    RESERVE=$((RESERVE + 25 * has_plan))  # room for the plans of what is left
+    for task in "${TASKS[@]}"; do
+        note "precompute: diet precompute --task $task ${common[*]}"
+        { step "precompute-$task" 100000 "$PY" -m diet.cli precompute --task "$task" "${common[@]}"
+          ((LAST_RC == 0 || LAST_RC == 124)); } &
+        GRID_PIDS+=($!)
+    done
+    for pid in "${GRID_PIDS[@]}"; do wait "$pid" || FAILED=$((FAILED + 1)); done
     RESERVE=$((RESERVE - 25 * has_plan))
 fi
 if [[ -n $PYTEST_PID ]]; then
     wait "$PYTEST_PID" || FAILED=$((FAILED + 1))
     cp "$LOGS/pytest.log" "$OUT/pytest.log"
 fi
-((has_plan)) && step plan-after 25 "$PY" -m diet.cli plan "${plan[@]}"
+if ((has_plan)); then
+    for task in "${TASKS[@]}"; do
+        { step "plan-after-$task" 25 "$PY" -m diet.cli plan --preset "$PRESET" --task "$task" --store "$STORE"; } &
+    done
+    wait
+fi
 
 # 4. pack: new store entries (no locks, no temporary files) and every log
 find "$STORE" -type f -newer "$LOGS/stamp" ! -path '*/.locks/*' ! -name '*.tmp' | sort >"$LOGS/new_files.txt"
 find "$STORE" -name config.json -newer "$LOGS/stamp" -printf '%TT %P\n' | sort >"$LOGS/entries_timeline.txt"
 note "new store files: $(wc -l <"$LOGS/new_files.txt") ($(grep -c '^' "$LOGS/entries_timeline.txt") runs finished; times in logs/entries_timeline.txt)"
 if [[ -s $LOGS/new_files.txt ]]; then
-    tar -czf "$LOGS/results-gpu.tar.gz" -T "$LOGS/new_files.txt"
+    tar -czf "$LOGS/results-gpu.tar.gz" --transform "s|^$STORE/|$HOME_STORE/|" -T "$LOGS/new_files.txt"
     if (($(stat -c %s "$LOGS/results-gpu.tar.gz") > PART_MIB * 1048576)); then
         split -b "${PART_MIB}M" -a 1 "$LOGS/results-gpu.tar.gz" "$OUT/results-gpu.tar.gz.part-"
         note "results split into $(ls "$OUT"/results-gpu.tar.gz.part-* | wc -l) parts: cat them in order, then tar -xzf"
@@ -168,8 +188,10 @@ show "pytest (tail)" "$LOGS/pytest.log" 25
 [[ -f $OUT/bench.txt ]] && { echo; echo "===== benchmarks (full logs in bench.txt)"
     grep -E '^(=== |model |length |method |train step|EL2N|grand_|ghost,|inference|worst|real text|[A-Za-z]*(Error|Interrupt))' "$OUT/bench.txt"; }
 show "grid benchmark, 1 / 4 / 8 GPU workers" "$LOGS/gridbench.log" 8
-show "precompute (tail)" "$LOGS/precompute.log" 15
-show "left to run" "$LOGS/plan-after.log" 25
+for task in "${TASKS[@]}"; do
+    show "precompute $task (tail)" "$LOGS/precompute-$task.log" 12
+    show "left to run, $task" "$LOGS/plan-after-$task.log" 20
+done
 echo; echo "===== summary"; cat "$SUMMARY"
 echo; echo "===== \$OUT"; ls -l "$OUT"
 exit $((FAILED > 0))
