@@ -158,19 +158,6 @@ def grand_head(model: nn.Module, batch: Batch) -> torch.Tensor:
         return err * (1 + h.pow(2).sum(-1)).sqrt()
 
 
-def float32_grams(model: nn.Module, batch: Batch) -> Callable[[], object]:
-    """Ghost norms with the per-layer products in plain float32 (no TF32), as before TF32_UNDER_AUTOCAST."""
-    from diet.grad_norms import ghost
-
-    def run() -> object:
-        ghost.TF32_UNDER_AUTOCAST = False
-        try:
-            return per_example_grad_norms(model, batch, "ghost")
-        finally:
-            ghost.TF32_UNDER_AUTOCAST = True
-    return run
-
-
 def run_length(model: nn.Module, args: argparse.Namespace, length: int) -> list[Result]:
     batch = synthetic_batch(args.batch, length, args.device)
     few = {k: v[: args.loop_examples] for k, v in batch.items()}
@@ -179,7 +166,6 @@ def run_length(model: nn.Module, args: argparse.Namespace, length: int) -> list[
         ("EL2N inference", args.batch, lambda: el2n(model, batch)),
         ("grand_head closed form", args.batch, lambda: grand_head(model, batch)),
         ("grand_full fast (ghost)", args.batch, lambda: per_example_grad_norms(model, batch, "ghost")),
-        *([("ghost, float32 Grams", args.batch, float32_grams(model, batch))] if args.device == "cuda" and args.dtype == "bf16" else []),
         ("grand_full vmap", args.batch, lambda: per_example_grad_norms(model, batch, "vmap")),
         ("grand_full naive loop", len(few["labels"]), lambda: per_example_grad_norms(model, few, "loop")),
     ]

@@ -170,9 +170,9 @@ PRESETS: dict[str, Preset] = {
         name="gpu",
         description="One GPU: pre-trained MiniLM-L6 on up to 10,000 training examples (the whole ag_news mirror, 9,991; a "
                     "10,000-example sample of sst2's 67,349), the full test split, batch 32, length 128, bf16 autocast, fused AdamW; "
-                    "the cpu preset's figure-4 trim (EL2N, fixed window), no training-dynamics figure. ag_news is 217 runs: "
-                    "measured on one H200 with 6 worker processes, 2.0 to 2.5 s a run once started (185 runs in 9.5 minutes, "
-                    "two calls), so a task's grid is about 9 minutes plus a minute of start-up: one device session",
+                    "the cpu preset's figure-4 trim (EL2N, fixed window), no training-dynamics figure. ag_news is 217 runs, sst2 205: "
+                    "measured on one H200 with 6 worker processes, a run every 2.0 to 2.5 s once started (more workers are no "
+                    "faster), so a task's grid is about 8 minutes plus a minute of start-up: one device session",
         task="ag_news",
         model="minilm-l6",
         n_train=10_000,  # more than the ag_news mirror holds: all of it, and the same store keys as n_train None

@@ -199,19 +199,3 @@ def test_bf16_autocast(device: str) -> None:
         fast = per_example_grad_norms(model, batch, "ghost")
     assert fast.dtype == torch.float32
     assert rel_err(fast, exact) <= 0.05
-
-
-def test_tf32_switch_is_scoped() -> None:
-    """The TF32 setting of ghost norms under autocast holds inside its block only, even when the block raises."""
-    from diet.grad_norms.ghost import _tf32_matmuls
-
-    matmul = torch.backends.cuda.matmul
-    before = matmul.fp32_precision
-    with _tf32_matmuls(True):
-        assert matmul.fp32_precision == "tf32"
-    assert matmul.fp32_precision == before
-    with pytest.raises(RuntimeError), _tf32_matmuls(True):
-        raise RuntimeError("boom")
-    assert matmul.fp32_precision == before
-    with _tf32_matmuls(False):
-        assert matmul.fp32_precision == before

@@ -107,3 +107,23 @@ def test_committed_entries_read_back_as_float64():
     for path in files:
         frame = read_parquet(path)
         assert not [c for c in frame.columns if frame[c].dtype == np.float32], path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", PRESETS["gpu"].book_tasks)
+def test_gpu_results_are_complete_and_their_verdicts_reproduce(task):
+    """results/gpu holds every run of the gpu book for each task, and its committed verdicts are what those runs give
+    (figure tables recomputed read-only from the store, on the CPU, then claims() and verdict_summary())."""
+    from diet.claims import claims, verdict_summary
+    from diet.context import run_context
+    from diet.plan import make_plan
+    from diet.scale import stored_figure_tables
+
+    ctx = run_context("gpu", task=task, store=str(RESULTS.parent / "gpu"))
+    plan = make_plan(ctx)
+    assert not plan.ready and not plan.blocked, f"results/gpu misses {len(plan.ready) + len(plan.blocked)} runs of {task}"
+    tables, missing = stored_figure_tables(ctx)
+    assert not missing and set(tables) == {1, 2, 3, 4, 5}
+    computed = verdict_summary(claims(ctx, tables))
+    committed = pd.read_csv(RESULTS.parent / "gpu" / task / "summary_verdicts.csv")
+    pd.testing.assert_frame_equal(committed[["id", "verdict", "settings"]], computed[["id", "verdict", "settings"]].reset_index(drop=True))

@@ -6,15 +6,13 @@ squared norm (see `layers.py`) to a running total and lets the gradient go. Para
 gradients are never computed: the backward pass asks only for the gradients of the
 outputs of the first layers (those whose input needs no gradient, e.g. embeddings).
 
-Under CUDA autocast (bf16) the per-layer formulas run in float32 with TF32 matrix products
-(`TF32_UNDER_AUTOCAST`): a float32 Gram matrix on the GPU's plain float32 units cost more than
-the bf16 backward itself (ghost 0.68x a bf16 training step on bert-base, H200), and TF32 rounds
-its inputs to a 10-bit mantissa, finer than the bf16 activations they are computed from.
+Under CUDA autocast (bf16) the per-layer formulas run in float32 with autocast off. TF32
+products for them were tried and measured on an H200 (benchmarks/README.md): no faster
+(bert-base 471 ex/s against 526 with plain float32), so they are not used.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -22,24 +20,6 @@ from torch import nn
 
 from diet.grad_norms._common import Batch, check_eval, model_inputs, summed_loss, trim_padding
 from diet.grad_norms.layers import SQUARED_NORMS, squared_norm_for
-
-TF32_UNDER_AUTOCAST = True  # benchmarks/scoring.py sets it False for the float32-Gram row beside
-
-
-@contextmanager
-def _tf32_matmuls(enabled: bool):
-    """TF32 for float32 CUDA matrix products inside the block, restored after; a no-op when not enabled."""
-    matmul = torch.backends.cuda.matmul
-    if not enabled or not hasattr(matmul, "fp32_precision"):
-        yield
-        return
-    before = matmul.fp32_precision
-    matmul.fp32_precision = "tf32"
-    try:
-        yield
-    finally:
-        matmul.fp32_precision = before
-
 
 def _hooked_modules(model: nn.Module) -> list[nn.Module]:
     """Modules that own trainable parameters; refuse those without a ghost formula."""
@@ -61,7 +41,7 @@ def _hooked_modules(model: nn.Module) -> list[nn.Module]:
 def ghost_grad_norms(model: nn.Module, batch: Batch) -> torch.Tensor:
     """Per-example ‖∇θ CE‖ over all trainable parameters, from one forward and one backward.
 
-    Works under CUDA bf16 autocast (the formulas then use TF32 products); norms are accumulated in float32.
+    Works under CUDA bf16 autocast (the per-layer formulas then run in float32); norms are accumulated in float32.
     Returns float32 [B] on the device of `batch["input_ids"]`.
     """
     check_eval(model)
@@ -88,8 +68,7 @@ def ghost_grad_norms(model: nn.Module, batch: Batch) -> torch.Tensor:
         def on_grad(g: torch.Tensor) -> None:
             if padded and g.dim() == 3 and g.shape[:2] == mask.shape:  # padding must add nothing
                 g = g * mask.unsqueeze(-1).to(g.dtype)
-            tf32 = TF32_UNDER_AUTOCAST and g.is_cuda and g.dtype != torch.float32
-            with torch.autocast(g.device.type, enabled=False), _tf32_matmuls(tf32):
+            with torch.autocast(g.device.type, enabled=False):
                 total.add_(squared_norm(module, x, g))
 
         output.register_hook(on_grad)
