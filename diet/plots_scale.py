@@ -21,6 +21,17 @@ def short_labels(keys: list[str]) -> dict[str, str]:
     return {k: ", ".join(x for x in p if x not in common) or k for k, p in parts.items()}
 
 
+LEGEND_LINE_INCHES = 0.16
+
+
+def legend_columns(settings: int) -> int:
+    return 1 if settings <= 2 else 2
+
+
+def legend_rows(settings: int) -> int:
+    return int(np.ceil(settings / legend_columns(settings)))
+
+
 def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     """One panel per claim (ids in their order): per setting, a line through its difference
     (ours − baseline) at each training-set size, ± the spread over seeds; the marker says the
@@ -32,15 +43,18 @@ def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     sizes = sorted(rows["n_train"].unique())
     ncols = 2
     nrows = int(np.ceil(len(ids) / ncols))
+    settings = [rows.loc[rows["id"] == claim_id, "key"].nunique() for claim_id in ids]
+    legend_lines = [max(legend_rows(n) for n in settings[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
+    heights = [2.1 + LEGEND_LINE_INCHES * n for n in legend_lines]  # each row's legends sit below its panels, off the data
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.75)
-    fig = Figure(figsize=(WIDTH, 2.5 * nrows + 0.4), dpi=DPI, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    palette = sns.color_palette("tab10")
+    fig = Figure(figsize=(WIDTH, sum(heights) + 0.4), dpi=DPI, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw={"height_ratios": heights})
     shift = np.exp(np.linspace(-0.06, 0.06, 12))  # settings side by side at each size, not on top of each other
     for ax, claim_id in zip(axes.flat, ids):
         part = rows[rows["id"] == claim_id]
         keys = list(dict.fromkeys(part["key"]))
         labels = short_labels(keys)
+        palette = sns.color_palette("tab10" if len(keys) <= 10 else "tab20")  # no two settings of a panel share a colour
         for i, key in enumerate(keys):
             line = part[part["key"] == key].sort_values("n_train")
             x = line["n_train"].to_numpy(dtype=float) * shift[int(i * (len(shift) - 1) / max(len(keys) - 1, 1))]
@@ -58,13 +72,13 @@ def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
         ax.set_xlim(sizes[0] / 1.5, sizes[-1] * 1.5)
         ax.set_title(f"claim {claim_id}" if claim_id[0].isdigit() else "class-balanced − plain", fontsize="medium")
         ax.set_ylabel(UNITS.get(claim_id, "accuracy") + " difference", fontsize="small")
-        ax.legend(fontsize="x-small", loc="best", frameon=True, ncols=1 if len(keys) <= 4 else 2)
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False,
+                  ncols=legend_columns(len(keys)))
     for ax in axes.flat[len(ids):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("training examples")
+    fig.supxlabel("training examples (log axis)", fontsize="small")  # below the last row's legends
     marks = [Line2D([], [], color="#444444", linestyle="", markersize=5, label=v, **s) for v, s in VERDICT_MARKERS.items()]
-    fig.legend(handles=marks, loc="outside lower center", ncols=3, fontsize="small", frameon=False)
+    fig.legend(handles=marks, loc="outside upper center", ncols=3, fontsize="small", frameon=False)
     caption = ("Each claim's comparisons against the number of training examples (log axis): one line per setting, "
                "its difference ours − baseline (test accuracy, except claim 2, total variation distance of the class mix, "
                "and 5a, the share of flipped labels among the top-scored) with ± the spread over seeds as a bar; the marker "
