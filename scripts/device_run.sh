@@ -13,7 +13,7 @@
 #   4. $OUT: summary.txt, pytest.log, bench.txt, bench.csv, logs.tar.gz, results-gpu.tar.gz (new store entries)
 #
 # Environment: DEVICE_DRY_RUN=1 checks the script on a CPU machine (no nvidia-smi, CPU --quick benchmarks);
-# DEVICE_SKIP: steps to leave out, of "pytest bench gridbench precompute" (a second session: DEVICE_SKIP="pytest bench gridbench");
+# DEVICE_SKIP: steps to leave out, of "pytest bench profile gridbench precompute" (a second session: DEVICE_SKIP="pytest bench gridbench");
 # DEVICE_WORKERS (default 6) processes on the GPU for each task; DEVICE_PRESET (gpu); DEVICE_TASK (ag_news; several,
 # e.g. "ag_news sst2", run side by side, each with its own workers); DEVICE_STORE (results/PRESET; a git-ignored
 # folder such as _build/gpu-store is seeded from results/PRESET and kept on a warm machine between calls, so a
@@ -107,6 +107,13 @@ if ! skipped bench; then
     [[ -f $LOGS/bench.csv ]] && cp "$LOGS/bench.csv" "$OUT/bench.csv"
 fi
 
+# 1a. where the bf16 ghost pass spends its time beside a training step (torch.profiler; alone on the GPU too)
+if ! skipped profile; then
+    if ((DRY)); then profile_args=(--device cpu --quick); else profile_args=(--device cuda --model bert-base --dtype bf16); fi
+    step profile 60 "$PY" benchmarks/profile_ghost.py "${profile_args[@]}"
+    cp "$LOGS/profile.log" "$OUT/profile.txt"
+fi
+
 # 1b. the grid with 1, 4 and 8 worker processes on the one GPU (benchmarks/grid.py; alone on the GPU too)
 if ! ((DRY)) && ! skipped gridbench; then
     step gridbench 150 "$PY" benchmarks/grid.py --gpu-workers 1 4 8
@@ -187,6 +194,7 @@ show() { [[ -f $2 ]] && { echo; echo "===== $1"; tail -n "$3" "$2"; }; }
 show "pytest (tail)" "$LOGS/pytest.log" 25
 [[ -f $OUT/bench.txt ]] && { echo; echo "===== benchmarks (full logs in bench.txt)"
     grep -E '^(=== |model |length |method |train step|EL2N|grand_|ghost,|inference|worst|real text|[A-Za-z]*(Error|Interrupt))' "$OUT/bench.txt"; }
+show "profile: bf16 ghost pass against a training step (full list in profile.txt)" "$LOGS/profile.log" 40
 show "grid benchmark, 1 / 4 / 8 GPU workers" "$LOGS/gridbench.log" 8
 for task in "${TASKS[@]}"; do
     show "precompute $task (tail)" "$LOGS/precompute-$task.log" 12
