@@ -43,7 +43,8 @@ def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     sizes = sorted(rows["n_train"].unique())
     ncols = 2
     nrows = int(np.ceil(len(ids) / ncols))
-    settings = [rows.loc[rows["id"] == claim_id, "key"].nunique() for claim_id in ids]
+    keys_of = {claim_id: list(dict.fromkeys(rows.loc[rows["id"] == claim_id, "key"])) for claim_id in ids}  # settings in order
+    settings = [len(keys_of[claim_id]) for claim_id in ids]
     legend_lines = [max(legend_rows(n) for n in settings[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
     heights = [2.1 + LEGEND_LINE_INCHES * n for n in legend_lines]  # each row's legends sit below its panels, off the data
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.75)
@@ -52,7 +53,7 @@ def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     shift = np.exp(np.linspace(-0.06, 0.06, 12))  # settings side by side at each size, not on top of each other
     for ax, claim_id in zip(axes.flat, ids):
         part = rows[rows["id"] == claim_id]
-        keys = list(dict.fromkeys(part["key"]))
+        keys = keys_of[claim_id]
         labels = short_labels(keys)
         palette = sns.color_palette("tab10" if len(keys) <= 10 else "tab20")  # no two settings of a panel share a colour
         for i, key in enumerate(keys):

@@ -140,12 +140,11 @@ else
     note "diet precompute lists no --workers: one process"
 fi
 if grep -q -- '--store' <<<"$help"; then common+=(--store "$STORE"); else export DIET_STORE=$STORE; fi
+mkdir -p "$STORE"
 if [[ $STORE != "$HOME_STORE" && -d $HOME_STORE ]]; then
-    mkdir -p "$STORE"
     cp -rn "$HOME_STORE/." "$STORE/"   # seed: what is committed; entries of an earlier call on this machine stay
     note "store $STORE, seeded from $HOME_STORE ($(find "$STORE" -name config.json | wc -l) entries)"
 fi
-mkdir -p "$STORE"
 touch "$LOGS/stamp"
 sleep 1
 has_plan=$("$PY" -m diet.cli plan --help >/dev/null 2>&1 && echo 1 || echo 0)
