@@ -234,6 +234,21 @@ def test_toc_for_two_tasks_has_one_part_each():
     assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["use_your_task", "reproducibility"]
 
 
+@pytest.mark.parametrize("notebook", sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_are_valid_with_cell_ids_and_one_parameters_cell(notebook):
+    """Every cell has an id (nbformat warns today and will refuse later) and papermill finds exactly one `parameters` cell."""
+    import warnings
+
+    import nbformat
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nb = nbformat.read(notebook, as_version=4)
+        nbformat.validate(nb)
+    assert all(cell.get("id") for cell in nb.cells), f"{notebook.name}: a cell has no id; run nbformat.validator.normalize"
+    assert sum("parameters" in cell.metadata.get("tags", []) for cell in nb.cells) == 1
+
+
 def test_task_folders_are_safe_and_distinct():
     from diet.book import task_folder, task_folders
 
