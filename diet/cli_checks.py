@@ -24,40 +24,33 @@ def _number(text: str, kind, what: str):
     return value
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int, "a positive whole number")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number (1 or more), got {text!r}")
+def _within(text: str, kind, what: str, ok, bounds: str) -> int | float:
+    """`text` as `kind`, or an error naming what it must be (`what`, then `bounds` when it is out of range)."""
+    value = _number(text, kind, what)
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _within(text, int, "a positive whole number", lambda v: v >= 1, "a positive whole number (1 or more)")
 
 
 def seed(text: str) -> int:
-    value = _number(text, int, "a whole-number seed")
-    if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be a seed from 0 to {SEED_LIMIT - 1}, got {text!r}")
-    return value
+    return _within(text, int, "a whole-number seed", lambda v: 0 <= v < SEED_LIMIT, f"a seed from 0 to {SEED_LIMIT - 1}")
 
 
 def positive_float(text: str) -> float:
-    value = _number(text, float, "a positive number")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
+    return _within(text, float, "a positive number", lambda v: v > 0, "a positive number")
 
 
 def fraction_or_more(text: str) -> float:
     """A non-negative amount, such as GPUs per job (0.25 shares a GPU between four jobs)."""
-    value = _number(text, float, "a number of 0 or more")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
+    return _within(text, float, "a number of 0 or more", lambda v: v >= 0, "0 or more")
 
 
 def fraction(text: str) -> float:
-    value = _number(text, float, "a fraction in [0, 1]")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1], got {text!r}")
-    return value
+    return _within(text, float, "a fraction in [0, 1]", lambda v: 0.0 <= v <= 1.0, "a fraction in [0, 1]")
 
 
 def kept_fraction(text: str) -> float:
