@@ -13,12 +13,13 @@ import pytest
 from diet.book import LARGEST_CPU_FIRST, build_book, chapters
 from diet.claims import CLAIMS
 from diet.presets import PRESETS
+from diet.scale import SCALE_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1] / "results"
 DEFAULT = LARGEST_CPU_FIRST[0]  # cpu-2k: what `diet book` renders once its store holds every run (it does)
 RESULTS = ROOT / DEFAULT
 TASKS = PRESETS[DEFAULT].book_tasks
-STORED = [(preset, task) for preset in ("cpu", "cpu-2k", "gpu") for task in PRESETS[preset].book_tasks]
+STORED = [(preset, task) for preset in SCALE_PRESETS for task in PRESETS[preset].book_tasks]  # cpu, cpu-2k, gpu
 
 
 def test_diet_book_defaults_to_the_largest_complete_cpu_results(monkeypatch):
@@ -136,7 +137,7 @@ def test_stored_results_are_complete_and_their_verdicts_reproduce(preset, task):
     plan = make_plan(ctx)
     assert not plan.ready and not plan.blocked, f"results/{preset} misses {len(plan.ready) + len(plan.blocked)} runs of {task}"
     tables, missing = stored_figure_tables(ctx)
-    assert not missing and {1, 2, 3, 4, 5} <= set(tables)
+    assert not missing and set(tables) == {1, 2, 3, 4, 5}
     computed = verdict_summary(claims(ctx, tables))
     committed = pd.read_csv(ROOT / preset / task / "summary_verdicts.csv")
     pd.testing.assert_frame_equal(committed[["id", "verdict", "settings"]], computed[["id", "verdict", "settings"]].reset_index(drop=True))
