@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from diet.errors import DietError
-from diet.store import READONLY_ENV
+from diet.store import KEEP_OUTDATED_ENV, READONLY_ENV
 
 NOTEBOOKS = ("01_score_timing", "02_label_balance", "03_preserved_fraction", "04_offset", "05_noisy_examples", "06_summary", "07_which_score", "08_scale")
 WHICH_SCORE = "07_which_score"  # needs training-dynamics runs: left out where the preset has none (`Preset.dynamics`)
@@ -73,10 +73,10 @@ def announce_cost(preset: str, task: str, store: str, parameters: dict | None = 
     ctx = run_context(**{"preset": preset, "task": task, "store": store, **{k: v for k, v in (parameters or {}).items() if v is not None}})
     plan = make_plan(ctx)
     check_can_compute(ctx, plan)
-    left = len(plan.ready) + len(plan.blocked)
+    left = plan.unstored
     if left:
-        print(f"{task_label(task)}: {left} of {left + len(plan.done)} fine-tuning runs still to compute, about "
-              f"{plan.estimate_seconds() / 60:.0f} core-minutes (an estimate; `diet precompute --workers N` runs them in parallel)",
+        print(f"{task_label(task)}: {left} of {len(plan.done) + len(plan.ready) + len(plan.blocked)} fine-tuning runs still to compute, about "
+              f"{plan.estimate_seconds(outdated=False) / 60:.0f} core-minutes (an estimate; `diet precompute --workers N` runs them in parallel)",
               file=sys.stderr, flush=True)
 
 
@@ -208,9 +208,8 @@ def default_preset(tasks: list[str] | None = None) -> tuple[str, str]:
         gaps = []
         for task in tasks or get_preset(name).book_tasks:
             plan = make_plan(run_context(name, task=task))
-            left = len(plan.ready) + len(plan.blocked)
-            if left:
-                gaps.append(f"{task} {left} of {left + len(plan.done)} runs")
+            if plan.unstored:
+                gaps.append(f"{task} {plan.unstored} of {len(plan.done) + len(plan.ready) + len(plan.blocked)} runs")
         if not gaps:
             return name, f"preset {name}: its store holds every run (the largest complete CPU results)"
         incomplete.append(f"the larger {name} is not complete ({', '.join(gaps)} still to compute; `diet precompute --preset {name}` fills it)")
@@ -263,7 +262,9 @@ def execute(notebook: Path, output: Path, params: dict, cwd: Path, task: str | N
 
     which = f"notebook {notebook.name}" + (f" (task {task})" if task else "")
     started = time.perf_counter()
-    env = {"PYTHONWARNINGS": "ignore:IProgress not found"}  # tqdm.auto without ipywidgets; progress bars are off anyway
+    # tqdm.auto without ipywidgets; progress bars are off anyway. Runs stored without test predictions render as they
+    # are (their verdicts by the seed rule, said so); `diet precompute` is what recomputes them.
+    env = {"PYTHONWARNINGS": "ignore:IProgress not found", KEEP_OUTDATED_ENV: "1"}
     if not compute:
         env[READONLY_ENV] = "1"  # the kernel inherits it: its stores load and never fine-tune
     saved = {k: os.environ.get(k) for k in env}

@@ -23,7 +23,7 @@ from pathlib import Path
 from diet.errors import DietError
 from diet.job_locks import Claimed, claim
 from diet.plan import Job, Plan, check_can_compute, make_plan
-from diet.store import Store
+from diet.store import NO_SPACE, Store, no_space
 
 JOBS_LOG = "jobs.jsonl"
 FAILURES_LOG = "failures.jsonl"
@@ -55,7 +55,7 @@ def run_job(job: Job, root: str, threads: int | None = None) -> Outcome:
     kind, key = job.key
     try:
         with claim(Path(root), kind, key, wait=False):
-            if store.load(kind, job.config) is not None:
+            if store.complete(kind, store.load(kind, job.config)):
                 return Outcome("found")
             started = time.perf_counter()
             try:
@@ -92,12 +92,17 @@ def _device_name(job: Job) -> str:
 
 def _append(path: Path, record: dict) -> None:
     """One JSON line, appended with a single write (lines from several processes do not mix)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        os.write(fd, (json.dumps(record) + "\n").encode())
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError as error:
+        if error.errno in NO_SPACE:
+            raise no_space(path, error) from error
+        raise
 
 
 # ---------------------------------------------------------------- where jobs run

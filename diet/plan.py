@@ -102,6 +102,7 @@ class PlanStore(Store):
         self.done: dict[tuple, Job] = {}
         self.missing: dict[tuple, Job] = {}
         self.placeholders = 0  # stand-ins handed out for runs that other runs may depend on
+        self.outdated: set[tuple] = set()  # stored runs that lack a column their kind now requires (store.REQUIRED_COLUMNS)
         self._loaded = {} if loaded is None else loaded  # stored frames never change: keep them between passes
 
     def load_or_compute(self, kind, config, compute, placeholder=None):
@@ -111,8 +112,12 @@ class PlanStore(Store):
             frame = self.load(kind, config)
             if frame is not None:
                 self._loaded[key] = frame
+        seconds = _recorded_seconds(kind, frame)
+        if frame is not None and not self.complete(kind, frame):  # stored before a required column existed: run it again
+            self.outdated.add(key)
+            frame = None
         book = self.done if frame is not None else self.missing
-        job = book.setdefault(key, Job(kind, config, compute, seconds=_recorded_seconds(kind, frame)))
+        job = book.setdefault(key, Job(kind, config, compute, seconds=seconds))
         job.figures.add(self.figure)
         if frame is not None:
             return frame
@@ -131,6 +136,12 @@ class Plan:
     done: dict[tuple, Job]
     ready: dict[tuple, Job]
     blocked: dict[tuple, Job]
+    outdated: set[tuple] = field(default_factory=set)  # ready runs that are stored, but without a column now required (test predictions)
+
+    @property
+    def unstored(self) -> int:
+        """Runs not in the store at all (outdated ones are stored: a read-only book renders them)."""
+        return sum(key not in self.outdated for key in (*self.ready, *self.blocked))
 
     @property
     def pending(self) -> list[Job]:
@@ -152,14 +163,15 @@ class Plan:
                          "est. core-min left": round(sum(j.work() for j in left) * rate / 60, 1)})
         return pd.DataFrame(rows)
 
-    def estimate_seconds(self) -> float:
-        """Core-seconds of the ready and blocked runs, at the rate of the finished ones (or a default)."""
-        return sum(j.work() for j in (*self.ready.values(), *self.blocked.values())) * self.rate()
+    def estimate_seconds(self, outdated: bool = True) -> float:
+        """Core-seconds of the ready and blocked runs (without the outdated ones: `outdated=False`), at the rate of the stored ones (or a default)."""
+        left = [j for k, j in (*self.ready.items(), *self.blocked.items()) if outdated or k not in self.outdated]
+        return sum(j.work() for j in left) * self.rate()
 
     def rate(self) -> float:
         """Seconds per unit of work (see Job.work) for this plan's model."""
         jobs = [*self.done.values(), *self.ready.values(), *self.blocked.values()]
-        return seconds_per_work(self.done.values(), getattr(jobs[0].run, "model", None) if jobs else None)
+        return seconds_per_work(jobs, getattr(jobs[0].run, "model", None) if jobs else None)
 
 
 def make_plan(ctx: Context, figures=None, loaded: dict | None = None) -> Plan:
@@ -168,11 +180,11 @@ def make_plan(ctx: Context, figures=None, loaded: dict | None = None) -> Plan:
     loaded = {} if loaded is None else loaded
     first = _pass(ctx, figures, 0, loaded)
     if first.placeholders == 0:
-        return Plan(figures, first.done, first.missing, {})
+        return Plan(figures, first.done, first.missing, {}, first.outdated)
     second = _pass(ctx, figures, 1, loaded)
     ready = {k: j for k, j in first.missing.items() if k in second.missing}
     blocked = {k: j for k, j in first.missing.items() if k not in second.missing}
-    return Plan(figures, first.done, ready, blocked)
+    return Plan(figures, first.done, ready, blocked, first.outdated)
 
 
 def check_can_compute(ctx: Context, plan: Plan) -> None:
@@ -204,7 +216,7 @@ OTHER_MODEL_SECONDS_PER_WORK = 0.25  # a bert-base-sized encoder: about 5x MiniL
 
 
 def seconds_per_work(finished, model: str | None = None) -> float:
-    """Seconds per unit of work, from finished retrainings that recorded their seconds, else a default for `model`."""
+    """Seconds per unit of work, from stored retrainings that recorded their seconds, else a default for `model`."""
     runs = [j for j in finished if j.kind == "retrain" and j.seconds]
     if runs:
         return sum(j.seconds for j in runs) / max(1e-9, sum(j.work() for j in runs))

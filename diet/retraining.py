@@ -14,10 +14,14 @@ from diet.config import TrainConfig
 from diet.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
 from diet.fingerprint import ids_fingerprint, split_fingerprint
-from diet.store import Store
+from diet.store import Store, config_key
 from diet.tasks import Task, check_labels
 from diet.one_class import TOP_SHARE, top_share
 from diet.train import fine_tune, predict
+
+KIND = "retrain"  # the store kind of a retraining
+PREDICTIONS = "predictions"  # its column of test predictions (one array per seed), required since they exist (store.REQUIRED_COLUMNS)
+RUN = "run"  # the column of `retrain`'s frame with each seed's store key
 
 
 def retrain(
@@ -32,7 +36,9 @@ def retrain(
 ) -> pd.DataFrame:
     """Fine-tune on the examples with `train_ids` (None = all) per seed; test accuracy per seed.
 
-    Each finished seed is stored at once, so an interrupted call resumes where it stopped.
+    Each finished seed is stored at once, with its test predictions, so an interrupted call resumes
+    where it stopped. The frame has one row per seed (seed, accuracy, n_train, seconds, top_share)
+    and `run`, the store key of the seed's entry, from which `stored_predictions` loads its predictions.
     """
     cfg = config or TrainConfig()
     train = task.train if train_ids is None else task.train.select_ids(np.asarray(train_ids))
@@ -54,8 +60,19 @@ def retrain(
     rows = []
     for seed in tqdm(seeds, desc=f"retrain {label}".strip(), disable=not progress, leave=False):
         job = RetrainRun(task, None if train_ids is None else train.ids, model, seed, cfg, progress)
-        rows.append(store.load_or_compute("retrain", {**base, "seed": seed}, job, job.placeholder))
+        config = {**base, "seed": seed}
+        frame = store.load_or_compute(KIND, config, job, job.placeholder)
+        rows.append(frame.drop(columns=PREDICTIONS, errors="ignore").assign(**{RUN: config_key(config)}))
     return pd.concat(rows, ignore_index=True)
+
+
+def stored_predictions(store: Store, run: str) -> np.ndarray | None:
+    """The test predictions (class ids, in the test split's order) of the retraining stored under key `run`
+    (the `run` column of `retrain`'s frame); None when that entry is missing or predates stored predictions."""
+    frame = store.load_key(KIND, run)
+    if frame is None or PREDICTIONS not in frame.columns:
+        return None
+    return np.asarray(frame[PREDICTIONS].iloc[0], dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -79,9 +96,16 @@ class RetrainRun:
         predicted = predict(model, data["test"], self.cfg)
         acc = float((predicted == data["test"].labels).mean())
         share = top_share(predicted, self.task.num_labels)  # 1.0: the model predicts one class only
-        return pd.DataFrame({"seed": [self.seed], "accuracy": [acc], "n_train": [len(train)], "seconds": [time.perf_counter() - started], TOP_SHARE: [share]})
+        return pd.DataFrame({"seed": [self.seed], "accuracy": [acc], "n_train": [len(train)], "seconds": [time.perf_counter() - started],
+                             TOP_SHARE: [share], PREDICTIONS: [compact_labels(predicted, self.task.num_labels)]})
 
     def placeholder(self, variant: int) -> pd.DataFrame:
         """A row of the right shape with no accuracy (for planning)."""
         n = len(self.task.train) if self.train_ids is None else len(self.train_ids)
-        return pd.DataFrame({"seed": [self.seed], "accuracy": [np.nan], "n_train": [n], "seconds": [np.nan], TOP_SHARE: [np.nan]})
+        return pd.DataFrame({"seed": [self.seed], "accuracy": [np.nan], "n_train": [n], "seconds": [np.nan], TOP_SHARE: [np.nan],
+                             PREDICTIONS: [np.zeros(0, dtype=np.int8)]})
+
+
+def compact_labels(labels: np.ndarray, num_labels: int) -> np.ndarray:
+    """Class ids in the smallest integer type that holds them (int8 up to 127 classes): a stored column of one byte per test example."""
+    return np.asarray(labels).astype(np.int8 if num_labels <= np.iinfo(np.int8).max else np.int32)

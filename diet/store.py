@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,8 +21,23 @@ from diet.errors import DietError
 
 STORE_ENV = "DIET_STORE"
 READONLY_ENV = "DIET_STORE_READONLY"  # "1": load what is stored, never compute (`diet book --no-compute`)
+KEEP_OUTDATED_ENV = "DIET_STORE_KEEP_OUTDATED"  # "1": load entries that lack a required column as they are (`diet book`)
 TMP_SUFFIX = ".tmp"  # atomic_write's temporary files: .<name>.<random>.tmp beside the target
 STALE_TMP_SECONDS = 15 * 60  # a temporary file untouched this long was left by a killed write
+# Columns an entry of a kind must hold to count as finished. An entry stored before a column was added
+# is recomputed by a writable store (and listed as pending by `diet plan`); a read-only one loads it as it is.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {"retrain": ("predictions",)}
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(DietError):
+    """A write failed because the disk (or the user's quota) is full; nothing partial was left."""
+
+
+def no_space(path: Path, error: OSError) -> DiskFullError:
+    """The error for a write to `path` that ran out of space, naming the path and the fix."""
+    return DiskFullError(f"no space left to write {path} ({error.strerror}): free space on that disk (or point --store / --out "
+                         "elsewhere) and rerun the same command; everything finished before it is kept and the rerun resumes")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -30,16 +46,31 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     The file gets the mode a plain write would give: that of the file it replaces, else 0666 less the umask.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    except OSError as error:
+        if error.errno in NO_SPACE:
+            raise no_space(path, error) from error
+        raise
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, _plain_mode(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if _is_no_space(error):
+            raise no_space(path, error) from error
         raise
+
+
+def _is_no_space(error: BaseException) -> bool:
+    """A full disk, whether the OSError itself or one that pyarrow or pandas wrapped (its message names ENOSPC's text)."""
+    if isinstance(error, OSError) and error.errno in NO_SPACE:
+        return True
+    text = str(error)
+    return isinstance(error, (OSError, ArrowException)) and ("No space left on device" in text or "Disk quota exceeded" in text)
 
 
 def _plain_mode(path: Path) -> int:
@@ -133,6 +164,17 @@ def remove_stale_tmp(folder: Path, older_than: float = STALE_TMP_SECONDS) -> lis
     return removed
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (another file, a lock), or gone
+        pass
+
+
 def config_key(config: dict) -> str:
     """A short, stable hash of a JSON-able config."""
     text = json.dumps(config, sort_keys=True, default=_jsonable)
@@ -165,12 +207,16 @@ class Store:
     """Folder of artifacts: <root>/<kind>/<hash>/{config.json, data.parquet}.
 
     A read-only store (`readonly=True`, or DIET_STORE_READONLY=1 in the environment) loads what
-    it holds and raises MissingRunError instead of computing anything.
+    it holds and raises MissingRunError instead of computing anything. An entry stored before its
+    kind required a column (REQUIRED_COLUMNS: a retraining's test predictions) is recomputed, unless
+    the store is read-only or keeps outdated entries (`keep_outdated=True`, or DIET_STORE_KEEP_OUTDATED=1,
+    as `diet book` sets it): then it is loaded as it is.
     """
 
-    def __init__(self, root: str | Path | None = None, readonly: bool | None = None):
+    def __init__(self, root: str | Path | None = None, readonly: bool | None = None, keep_outdated: bool | None = None):
         self.root = Path(root or os.environ.get(STORE_ENV) or "runs")
-        self.readonly = os.environ.get(READONLY_ENV, "") not in ("", "0") if readonly is None else readonly
+        self.readonly = _env_flag(READONLY_ENV) if readonly is None else readonly
+        self.keep_outdated = _env_flag(KEEP_OUTDATED_ENV) if keep_outdated is None else keep_outdated
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -214,10 +260,31 @@ class Store:
         print(f"diet: warning: damaged stored run {data} ({reason}); moved it to {aside.name} and recomputing it", file=sys.stderr)
         return None
 
+    def load_key(self, kind: str, key: str) -> pd.DataFrame | None:
+        """The stored frame of the entry named by its key (`config_key`), or None; as `load`, damage reported."""
+        config_path = self.root / kind / key / "config.json"
+        if not config_path.exists():
+            return None
+        return self.load(kind, json.loads(config_path.read_text()))
+
+    @staticmethod
+    def complete(kind: str, frame: pd.DataFrame | None) -> bool:
+        """Whether a stored frame is a finished entry of `kind`: it holds every column REQUIRED_COLUMNS names."""
+        return frame is not None and all(column in frame.columns for column in REQUIRED_COLUMNS.get(kind, ()))
+
     def save(self, kind: str, config: dict, frame: pd.DataFrame) -> Path:
+        """Store `frame` for `config`. On a full disk: DiskFullError, and no new partial entry is left
+        (an entry it was replacing stays as it was)."""
         folder = self.folder(kind, config)
-        write_json(folder / "config.json", config)
-        write_table(folder / "data.parquet", frame)  # written last: its presence marks a finished artifact
+        new = not (folder / "config.json").exists()
+        try:
+            write_json(folder / "config.json", config)
+            write_table(folder / "data.parquet", frame)  # written last: its presence marks a finished artifact
+        except DiskFullError:
+            if new and not (folder / "data.parquet").exists():
+                (folder / "config.json").unlink(missing_ok=True)
+                _remove_if_empty(folder)
+            raise
         return folder
 
     def load_or_compute(
@@ -234,7 +301,7 @@ class Store:
         While one process computes an entry, another asking for it waits and then loads it.
         """
         cached = self.load(kind, config)
-        if cached is not None:
+        if self.complete(kind, cached) or (cached is not None and (self.readonly or self.keep_outdated)):  # an outdated entry as it is
             return cached
         if self.readonly:
             raise MissingRunError(
@@ -245,7 +312,7 @@ class Store:
 
         with claim(self.root, kind, config_key(config), wait=True):
             cached = self.load(kind, config)  # another process may have finished it while we waited
-            if cached is not None:
+            if self.complete(kind, cached):
                 return cached
             frame = compute()
             self.save(kind, config, frame)
