@@ -23,7 +23,7 @@ from pathlib import Path
 from diet.errors import DietError
 from diet.job_locks import Claimed, claim
 from diet.plan import Job, Plan, check_can_compute, make_plan
-from diet.store import NO_SPACE, Store, no_space
+from diet.store import NO_SPACE, DiskFullError, Store, no_space
 
 JOBS_LOG = "jobs.jsonl"
 FAILURES_LOG = "failures.jsonl"
@@ -61,6 +61,8 @@ def run_job(job: Job, root: str, threads: int | None = None) -> Outcome:
             try:
                 frame = job.run()
                 store.save(kind, job.config, frame)
+            except DiskFullError:  # no job can store anything now: stop them all (run_plan re-raises it)
+                raise
             except Exception as error:  # noqa: BLE001 - recorded, reported, and the other jobs go on
                 seconds = time.perf_counter() - started
                 message = f"{type(error).__name__}: {error}"
@@ -328,6 +330,8 @@ def _outcome(future: Future, executor) -> Outcome | None:
 
     try:
         return future.result()
+    except DiskFullError:  # the disk is full: stop dispatching, say which path and how to go on
+        raise
     except BrokenProcessPool:
         return None if hasattr(executor, "restart") else Outcome("failed", 0.0, "worker process died")
     except Exception as error:  # noqa: BLE001 - e.g. Ray's WorkerCrashedError
