@@ -9,52 +9,10 @@ from diet.context import FULL, RANDOM, Context
 from diet.errors import DietError
 
 
-from diet.one_class import CHANCE_MARGIN, all_one_class, majority_rate  # noqa: F401 (CHANCE_MARGIN: re-exported for diet.findings and diet.main_report)
-
-
-def compare(a, b, claim: str, exact_a: bool = False, floor: float | None = None) -> dict:
-    """Mean ± sd of two groups of per-seed values and a verdict on `claim` about d = mean(a) - mean(b).
-
-    spread = the larger of the two groups' sample standard deviations over seeds (`exact_a`:
-    `a` is one deterministic value, sd 0). Claim "higher": holds if d > spread, does not hold
-    if d < -spread; "lower" mirrors it; "not higher": holds if d <= spread, else does not
-    hold. Anything else is inconclusive, and so is every comparison where a group has fewer
-    than two seeds (no spread to judge by). `floor` (for accuracies: the majority-class rate of
-    the test set): when every run of both groups is at most floor + CHANCE_MARGIN, both models
-    predict (about) one class, the comparison carries no signal, and the verdict is inconclusive
-    with a note saying so. When only one group is one-class, the verdict stands (a subset that
-    cannot be learned is a result) and the note names that group.
-    """
-    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
-    sd_a = 0.0 if exact_a else _sd(a)
-    sd_b = _sd(b)
-    diff = a.mean() - b.mean()
-    spread = np.nan if np.isnan(sd_a) or np.isnan(sd_b) else max(sd_a, sd_b)
-    if np.isnan(spread) or np.isnan(diff):
-        verdict = "inconclusive"
-    elif claim == "higher":
-        verdict = "holds" if diff > spread else "does not hold" if diff < -spread else "inconclusive"
-    elif claim == "lower":
-        verdict = "holds" if diff < -spread else "does not hold" if diff > spread else "inconclusive"
-    elif claim == "not higher":
-        verdict = "holds" if diff <= spread else "does not hold"
-    else:
-        raise DietError(f"claim must be 'higher', 'lower' or 'not higher', got {claim!r}")
-    note = ""
-    if floor is not None and len(a) and len(b) and all_one_class(pd.concat([a, b]), floor):
-        verdict, note = "inconclusive", f"every run of both is at the majority-class rate ({floor:.3f}) or below: no signal"
-    elif floor is not None and len(a) and len(b) and (all_one_class(a, floor) or all_one_class(b, floor)):
-        side = "ours" if all_one_class(a, floor) else "baseline"  # a real outcome (the subset cannot be learned), but say so
-        note = f"{side}: one-class models, every run at the majority-class rate ({floor:.3f}) or below"
-    return {"ours": _mean_sd(a, sd_a), "baseline": _mean_sd(b, sd_b), "difference": diff, "spread": spread, "verdict": verdict, "note": note}
-
-
-def _sd(values: pd.Series) -> float:
-    return float(values.std(ddof=1)) if len(values) > 1 else np.nan
-
-
-def _mean_sd(values: pd.Series, sd: float) -> str:
-    return f"{values.mean():.3f} ± {sd:.3f}" if not np.isnan(sd) else f"{values.mean():.3f} (1 seed)"
+from diet.one_class import CHANCE_MARGIN, majority_rate  # noqa: F401 (CHANCE_MARGIN: re-exported for diet.findings and diet.main_report)
+from diet.evidence import COLUMNS, INTERVAL_RULE, RUNS_RULE, SEED_RULE, Evidence, interval_result, runs_comparison
+from diet.intervals import Interval
+from diet.seed_rule import compare  # noqa: F401 (re-exported: diet.scale, diet.findings)
 
 
 CLAIMS = {
@@ -94,13 +52,16 @@ def figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[int, str]
 
 
 def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `compare`'s rule.
+    """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `diet.evidence`'s rule.
 
-    Columns: id, figure, claim, setting, ours, baseline, difference, spread, verdict, note, key
-    (the setting without what depends on the training-set size, such as step numbers and the
-    best offset, so that one setting can be followed across sizes: `diet.scale`).
-    Accuracy comparisons where both sides only reach the test set's majority-class rate are
-    inconclusive (`compare`'s floor). Claims 1a
+    Columns: id, figure, claim, setting, ours, baseline (mean ± sd over seeds), difference (ours -
+    baseline), low and high (its 95% interval), seeds_width and examples_width (the interval's width
+    with only seeds, or only test examples, resampled), spread (the larger sd over seeds), rule (which
+    rule gave the verdict: the paired interval, the interval over runs, or the seed sd where runs were
+    stored without test predictions), verdict, note, key (the setting without what depends on the
+    training-set size, such as step numbers and the best offset, so that one setting can be followed
+    across sizes: `diet.scale`). Accuracy comparisons where both sides only reach the test set's
+    majority-class rate are inconclusive (no signal). Claims 1a
     and 2 need a scoring step before the final one; 4b is checked on MNLI tasks, 4c on the
     others (the paper reports both, per task). Claims of a figure whose notebook has not run with
     this context are left out (`figure_tables` says which). `tables` ({figure: table}) are used
@@ -111,9 +72,10 @@ def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.Da
     fig1, fig2, fig3, fig4, fig5 = (tables.get(n) for n in FIGURE_TABLES)
     rows = []
     majority = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
+    evidence = Evidence.of(ctx.store, ctx.task.test.labels, tables.values())
 
-    def accuracy_compare(a, b, claim):
-        return compare(a, b, claim, floor=majority)
+    def accuracy_compare(ours: pd.DataFrame, baseline: pd.DataFrame, claim: str, value: str = "accuracy") -> dict:
+        return evidence.accuracy(ours, baseline, claim, floor=majority, value=value)
 
     def add(claim_id, setting, result, key=None):
         figure, text = CLAIMS[claim_id]
@@ -125,26 +87,26 @@ def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.Da
         late = min(steps, key=lambda s: abs(s - final))
         for name in fig1.loc[fig1["step"].notna(), "score"].unique():
             for keep in sorted(k for k in fig1["keep"].unique() if k < 1):
-                rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]["accuracy"]
+                rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]
                 at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
                 if steps[0] < late:  # an early step to judge
-                    add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]]["accuracy"], rand, "lower"),
+                    add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]], rand, "lower"),
                         key=f"{name}, top {keep:.0%}, earliest step")
-                add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late]["accuracy"], rand, "higher"),
+                add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late], rand, "higher"),
                     key=f"{name}, top {keep:.0%}, final step")
     if fig2 is not None:
         runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
         early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
         for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
             tv = lambda s: part[part["step"] == s]["tv_distance"]
-            add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", compare(tv(early), tv(late2), "higher"),
+            add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", runs_comparison(tv(early), tv(late2), "higher"),
                 key=f"{name}, top {keep:.0%}, earliest vs final step")
     if fig3 is not None:
         plain = fig3[~fig3["balanced"].astype(bool)]
         for name in p.scores:
             for keep in sorted(k for k in plain["keep"].unique() if k < 1):
-                ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]["accuracy"]
-                rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]["accuracy"]
+                ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]
+                rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]
                 if keep <= 0.6:
                     add("3a", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "not higher"))
                 else:
@@ -152,29 +114,49 @@ def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.Da
     if fig4 is not None:
         plain4 = fig4[~fig4["balanced"].astype(bool)]
         for window in plain4["window"].unique():
-            full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]["accuracy"]
+            full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]
             for name in p.offset_scores or p.scores:
                 part = plain4[(plain4["score"] == name) & (plain4["window"] == window)]
                 means = part.groupby("offset")["accuracy"].mean()
                 if 0.0 not in means.index or len(means) < 2:
                     continue
                 best = means.drop(0.0).idxmax()
-                best_acc = part[part["offset"] == best]["accuracy"]
+                best_runs = part[part["offset"] == best]
                 setting, key = f"{name}, {window} window, best k = {best:.0%}", f"{name}, {window} window, best k"
-                add("4a", setting, accuracy_compare(best_acc, part[part["offset"] == 0.0]["accuracy"], "higher"), key)
+                add("4a", setting, accuracy_compare(best_runs, part[part["offset"] == 0.0], "higher"), key)
                 if ctx.task.name.startswith("mnli"):
-                    add("4b", setting, accuracy_compare(best_acc, full, "higher"), key)
+                    add("4b", setting, accuracy_compare(best_runs, full, "higher"), key)
                 else:
-                    add("4c", setting, accuracy_compare(best_acc, full, "not higher"), key)
+                    add("4c", setting, accuracy_compare(best_runs, full, "not higher"), key)
     if fig5 is not None:
         detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
         acc = fig5[fig5["metric"] == "accuracy"]
+        random = detect[detect["score"] == RANDOM]["value"]
         for name in p.scores:
-            add("5a", f"{name}, top {p.noise:.0%}", compare(detect[detect["score"] == name]["value"], detect[detect["score"] == RANDOM]["value"], "higher", exact_a=True))
+            ours = detect[detect["score"] == name]
+            add("5a", f"{name}, top {p.noise:.0%}", flipped_share_compare(ours, random))
         for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
-            add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name]["value"], acc[acc["score"] == FULL]["value"], "higher"))
-    frame = pd.DataFrame(rows, columns=["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note", "key"])
+            add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name], acc[acc["score"] == FULL], "higher", value="value"))
+    frame = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)
+
+
+def flipped_share_compare(ours: pd.DataFrame, random: pd.Series) -> dict:
+    """Claim 5a for one score: its share of flipped labels (one value, the run-averaged score) against random draws,
+    by the interval the figure table carries (over scoring runs and draws), else by the runs' spread (older tables)."""
+    if {"low", "high"} <= set(ours.columns) and ours[["low", "high"]].notna().all(axis=None):
+        value, draws = float(ours["value"].iloc[0]), random.dropna()
+        interval = Interval(value - draws.mean(), float(ours["low"].iloc[0]), float(ours["high"].iloc[0]),
+                            float(ours["low"].iloc[0]), float(ours["high"].iloc[0]), value - draws.mean(), value - draws.mean())
+        return interval_result(f"{value:.3f}", _mean_sd_text(draws), interval, "higher")
+    return runs_comparison(ours["value"], random, "higher", exact_a=True)
+
+
+def _mean_sd_text(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values.mean():.3f} (1 draw)"
+
+
+CLAIM_COLUMNS = ["id", "figure", "claim", "setting", *COLUMNS, "key"]
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
@@ -183,7 +165,8 @@ def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
     holds: at least half of the settings hold and none does not hold; does not hold: the
     mirror; inconclusive: anything else, including settings that disagree. Columns: id, claim,
     verdict, reason (the clearest setting behind the verdict, or why there is none), settings
-    (how many hold / do not hold / are inconclusive), difference (the range of ours - baseline).
+    (how many hold / do not hold / are inconclusive), difference (the range of ours - baseline),
+    rule (which rule judged the settings: `diet.evidence`).
     """
     rows = []
     for (claim_id, text), part in verdicts.groupby(["id", "claim"], sort=False):
@@ -201,16 +184,42 @@ def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
             reasons = [f"holds in only {len(holds)} of {n} settings ({_example(holds)})"] if len(holds) else []
             reasons += [f"goes the other way in only {len(fails)} of {n} settings ({_example(fails)})"] if len(fails) else []
             reasons += [f"in {(notes != '').sum()} of {n} settings, {notes[notes != ''].iloc[0]}"] if (notes != "").any() else []
-            reason = "; ".join(reasons + ["the other differences stay within the spread over seeds" if reasons else "the differences stay within the spread over seeds"])
+            within = "intervals include 0" if rules(part) <= {INTERVAL_RULE, RUNS_RULE} else "differences stay within the spread over seeds"
+            reason = "; ".join(reasons + [f"the other {within}" if reasons else f"the {within}"])
         low, high = part["difference"].min(), part["difference"].max()
         rows.append({"id": claim_id, "claim": text, "verdict": verdict, "reason": reason,
                      "settings": f"{len(holds)} hold, {len(fails)} do not, {n - len(holds) - len(fails)} inconclusive (of {n})",
-                     "difference": f"{low:+.3f}" if np.isclose(low, high) else f"{low:+.3f} to {high:+.3f}"})
+                     "difference": f"{low:+.3f}" if np.isclose(low, high) else f"{low:+.3f} to {high:+.3f}", "rule": rule_text(part)})
     return pd.DataFrame(rows)
 
 
+def comparisons_line(verdicts: pd.DataFrame) -> str:
+    """How many comparisons the summary makes, by which rule, and what chance alone would give at 95%."""
+    n = len(verdicts)
+    by_rule = (verdicts["rule"] if "rule" in verdicts else pd.Series(SEED_RULE, index=verdicts.index)).fillna(SEED_RULE).value_counts()
+    rules_text = ", ".join(f"{count} by the {rule}" for rule, count in by_rule.items())
+    return (f"This summary makes {n} comparisons ({rules_text}). If none of them had a true difference, about {n / 20:.1f} "
+            "would still have an interval that excludes 0 at 95%: a lone \"holds\" among many settings is weak evidence; "
+            "a claim that holds in most of its settings is not.")
+
+
+def rules(part: pd.DataFrame) -> set[str]:
+    """The rules that gave the verdicts of these rows (rows from before rules were recorded: the seed rule)."""
+    return set(part["rule"].fillna(SEED_RULE)) if "rule" in part else {SEED_RULE}
+
+
+def rule_text(part: pd.DataFrame) -> str:
+    """Which rule judged a claim's settings: one name, or how many settings each judged when they differ."""
+    counts = (part["rule"].fillna(SEED_RULE) if "rule" in part else pd.Series(SEED_RULE, index=part.index)).value_counts()
+    if len(counts) == 1:
+        return str(counts.index[0])
+    return ", ".join(f"{rule} ({n} of {len(part)} settings)" for rule, n in counts.items())
+
+
 def _example(rows: pd.DataFrame) -> str:
-    """The setting with the largest |difference|, as 'setting: ours vs baseline' (+ its note, e.g. one-class models)."""
+    """The setting with the largest |difference|, as 'setting: ours vs baseline' with its interval where it has one
+    (+ its note, e.g. one-class models)."""
     row = rows.loc[rows["difference"].abs().idxmax()]
     note = row.get("note", "")
-    return f"{row['setting']}: {row['ours']} vs {row['baseline']}" + (f" ({note})" if isinstance(note, str) and note else "")
+    interval = f", difference {row['difference']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]" if pd.notna(row.get("low", np.nan)) else ""
+    return f"{row['setting']}: {row['ours']} vs {row['baseline']}{interval}" + (f" ({note})" if isinstance(note, str) and note else "")

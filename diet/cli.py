@@ -220,12 +220,13 @@ def cmd_run(args) -> None:
     write_table(out / "accuracy.csv", result.accuracies)
     write_table(out / "class_mix.csv", result.class_mix)
     task = result.task
+    evidence = result.evidence()
     title = (f"{task.name} with {preset.model}, {len(task.train):,} train / {len(task.test):,} test examples: test accuracy, "
-             f"mean ± sd over retraining seeds {list(preset.retrain_seeds)}")
+             f"mean ± sd over retraining seeds {list(preset.retrain_seeds)}, and its 95% interval (test examples and seeds resampled)")
     print()
-    print("\n".join(report.table_lines(summary, base, title, result.majority)))
+    print("\n".join(report.table_lines(summary, base, title, result.majority, report.accuracy_intervals(result.accuracies, evidence))))
     print("\nreading:")
-    print("\n".join(f"  {line}" for line in report.reading_lines(result.accuracies, summary, result.majority)))
+    print("\n".join(f"  {line}" for line in report.reading_lines(result.accuracies, summary, result.majority, evidence)))
     fig, _ = main_comparison(result.accuracies, summary, base, result.majority, title=f"{task.name}, {preset.model}: keep {args.keep:.0%}")
     figure = out / "comparison.png"
     fig.savefig(figure)
@@ -252,12 +253,13 @@ def cmd_plan(args) -> None:
     plan = make_plan(ctx, args.figures)
     print(plan.summary().to_string(index=False))
     left = plan.estimate_seconds()
-    finished = any(j.kind == "retrain" and j.seconds for j in plan.done.values())
+    finished = any(j.kind == "retrain" and j.seconds for j in (*plan.done.values(), *plan.ready.values()))
     if ctx.preset.train.device_type == "cuda":  # seconds a GPU worker process spent; several share one GPU
         unit, basis = "GPU-worker", ("the finished runs" if finished else "a CPU core's default rate, as no run of this task has finished on a GPU: far above a GPU's")
     else:
         unit, basis = "core", ("the finished runs" if finished else "a default rate for the model on one CPU core")
-    print(f"distinct runs: {len(plan.done)} done, {len(plan.ready)} ready, {len(plan.blocked)} blocked on scores; "
+    outdated = f" ({len(plan.outdated)} of them stored without test predictions: computed again to add them)" if plan.outdated else ""
+    print(f"distinct runs: {len(plan.done)} done, {len(plan.ready)} ready{outdated}, {len(plan.blocked)} blocked on scores; "
           f"about {left / 3600:.1f} {unit}-hours ({left / 60:.0f} {unit}-minutes) left (estimated from {basis})")
     if args.list:
         for job in plan.pending:

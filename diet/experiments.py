@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from diet.claims import CLAIMS, FIGURE_TABLES, claims, compare, figure_tables, verdict_summary  # noqa: F401 (the summary notebook uses ex.claims)
+from diet.claims import CLAIMS, FIGURE_TABLES, claims, comparisons_line, compare, figure_tables, verdict_summary  # noqa: F401 (the summary notebook uses ex.claims)
 from diet.config import TrainConfig
 from diet.context import (  # noqa: F401 (notebooks use ex.run_context)
     FULL,
@@ -28,11 +28,18 @@ from diet.context import (  # noqa: F401 (notebooks use ex.run_context)
     store_root,
 )
 from diet.errors import DietError
+from diet.evidence import Evidence
 from diet.fingerprint import split_fingerprint
-from diet.noise import detection, flip_labels
+from diet.retraining import RUN
+from diet.noise import detection, flip_labels, precision_interval
 from diet.prune import class_fractions, select
 from diet.scores_table import ScoresTable
 from diet.tasks import Task
+
+def evidence(ctx: Context, *tables: pd.DataFrame) -> Evidence:
+    """The stored test predictions behind the accuracy rows of `tables` (`diet.evidence`), for a figure's sentence."""
+    return Evidence.of(ctx.store, ctx.task.test.labels, tables)
+
 
 # ---------------------------------------------------------------- subsets
 
@@ -171,13 +178,15 @@ def offset_curve(ctx: Context, windows=None) -> pd.DataFrame:
 def noisy_labels(ctx: Context, removed=None) -> pd.DataFrame:
     """Flip preset.noise of the training labels, score the noisy set, and ask what the top scores catch.
 
-    Long table with columns score, removed, metric, seed, value, n_train:
+    Long table with columns score, removed, metric, seed, value, n_train, seconds, low, high, run:
     - metric "precision" / "recall": the top `removed` fraction by each score (at the final
       step, run-averaged; no seed) or a random draw (one per retraining seed) as a detector of
       the flipped examples, for each fraction in `removed` (default: noise/2, noise, 2*noise);
+      a score's precision row has low and high: the 95% interval of its precision minus the random
+      draws' mean (`with_precision_intervals`);
     - metric "accuracy" (only when preset.noise_retrain): test accuracy per retraining seed after
       removing the top `noise` fraction by each score, a random `noise` fraction, none (full
-      noisy data), or exactly the flipped examples (the oracle).
+      noisy data), or exactly the flipped examples (the oracle); run names its store entry.
     """
     p = ctx.preset
     noisy, flipped = flip_labels(ctx.task, p.noise, seed=p.data_seed)
@@ -188,11 +197,12 @@ def noisy_labels(ctx: Context, removed=None) -> pd.DataFrame:
     step = table.steps[-1]
     means = {name: table.mean(name, step) for name in p.scores}
     detect = detection_table(means, flipped, removed, p.retrain_seeds, noisy.train.ids).assign(n_train=np.nan, seconds=np.nan)
+    detect = with_precision_intervals(detect, table, step, flipped)
     if not p.noise_retrain:
         return detect
     acc = ctx.retrain(noisy_subsets(ctx, table, flipped), task=noisy)
     acc = acc.rename(columns={"accuracy": "value"}).assign(metric="accuracy")
-    return pd.concat([detect, acc[detect.columns]], ignore_index=True)
+    return pd.concat([detect, acc.reindex(columns=[*detect.columns, RUN])], ignore_index=True)  # run: each retraining's store entry
 
 
 def detection_table(means: dict, flipped: np.ndarray, removed, seeds, ids: np.ndarray) -> pd.DataFrame:
@@ -207,6 +217,19 @@ def detection_table(means: dict, flipped: np.ndarray, removed, seeds, ids: np.nd
             rows += [{"score": name, "removed": k, "metric": "precision", "seed": seed, "value": precision},
                      {"score": name, "removed": k, "metric": "recall", "seed": seed, "value": recall}]
     return pd.DataFrame(rows)
+
+
+def with_precision_intervals(detect: pd.DataFrame, table: ScoresTable, step: int, flipped: np.ndarray) -> pd.DataFrame:
+    """`detect` with columns low and high on each score's precision rows: the 95% interval of its share of flipped
+    labels minus the random draws' mean share, over resampled scoring runs and random draws (`noise.precision_interval`)."""
+    detect = detect.assign(low=np.nan, high=np.nan)
+    at_step = table.frame[table.frame["step"] == step]
+    for i, row in detect[(detect["metric"] == "precision") & (detect["score"] != RANDOM)].iterrows():
+        runs = at_step[at_step["score"] == row["score"]].pivot(index="example_id", columns="run", values="value")
+        draws = detect[(detect["metric"] == "precision") & (detect["score"] == RANDOM) & np.isclose(detect["removed"], row["removed"])]["value"]
+        interval = precision_interval(runs, flipped, row["removed"], draws)
+        detect.loc[i, ["low", "high"]] = interval.low, interval.high
+    return detect
 
 
 def noisy_subsets(ctx: Context, table: ScoresTable, flipped: np.ndarray) -> list[Subset]:

@@ -20,7 +20,8 @@ from diet.context import FULL, RANDOM
 from diet.errors import DietError
 from diet.presets import Preset
 from diet.prune import check_fractions, class_fractions, select
-from diet.retraining import retrain
+from diet.evidence import Evidence
+from diet.retraining import RUN, retrain
 from diet.scores_table import ScoresTable
 from diet.scoring import score
 from diet.stages import Stage
@@ -40,13 +41,18 @@ class Selection:
 
 @dataclass(frozen=True)
 class RunResult:
-    accuracies: pd.DataFrame  # selection, kind, score, seed, accuracy, n_train, seconds, tv_distance
+    accuracies: pd.DataFrame  # selection, kind, score, seed, accuracy, n_train, tv_distance, seconds, run (its store entry)
     class_mix: pd.DataFrame  # selection, seed, label, class_name, fraction, train_fraction
     scores: ScoresTable
     scores_folder: Path
     seconds: dict[str, float]
     majority: float  # share of the test set's most frequent class: the accuracy of a one-class model
     task: Task
+    store: Store  # the finished runs, with their test predictions
+
+    def evidence(self) -> Evidence:
+        """The test predictions behind the accuracies, for their 95% intervals (`diet.evidence`)."""
+        return Evidence.of(self.store, self.task.test.labels, [self.accuracies])
 
 
 def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: float, seeds) -> list[Selection]:
@@ -104,10 +110,10 @@ def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float
     mix = class_mix(task, selections)
     tv = mix.drop_duplicates(["selection", "seed"]).set_index(["selection", "seed"])["tv_distance"]
     accuracies["tv_distance"] = [tv[(s, seed)] for s, seed in zip(accuracies["selection"], accuracies["seed"])]
-    columns = ["selection", "kind", "score", "seed", "accuracy", "n_train", "tv_distance", "seconds"]
+    columns = ["selection", "kind", "score", "seed", "accuracy", "n_train", "tv_distance", "seconds", RUN]
     seconds = {"scoring": stage.close(), "retraining": retraining.close()}
     majority = float(np.bincount(task.test.labels, minlength=task.num_labels).max() / len(task.test))
-    return RunResult(accuracies[columns], mix.drop(columns="tv_distance"), table, folder, seconds, majority, task)
+    return RunResult(accuracies[columns], mix.drop(columns="tv_distance"), table, folder, seconds, majority, task, store)
 
 
 def class_mix(task: Task, selections: list[Selection]) -> pd.DataFrame:

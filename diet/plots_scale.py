@@ -1,4 +1,4 @@
-"""The scale chapter's picture: each claim's difference ± spread against the training-set size."""
+"""The scale chapter's picture: each claim's difference and its 95% interval against the training-set size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from diet.plots import DPI, WIDTH
-from diet.plots_claims import UNITS
+from diet.plots_claims import UNITS, error_bars
 
 VERDICT_MARKERS = {"holds": dict(marker="o"), "does not hold": dict(marker="X"), "inconclusive": dict(marker="o", markerfacecolor="white")}
 
@@ -34,7 +34,7 @@ def legend_rows(settings: int) -> int:
 
 def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     """One panel per claim (ids in their order): per setting, a line through its difference
-    (ours − baseline) at each training-set size, ± the spread over seeds; the marker says the
+    (ours − baseline) at each training-set size, with its 95% interval (`error_bars`); the marker says the
     setting's verdict at that size. Sizes on a log axis, 0 marked."""
     rows = rows.dropna(subset=["difference"])
     if rows.empty:
@@ -61,7 +61,8 @@ def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
             x = line["n_train"].to_numpy(dtype=float) * shift[int(i * (len(shift) - 1) / max(len(keys) - 1, 1))]
             color = palette[i % len(palette)]
             ax.plot(x, line["difference"], color=color, linewidth=1, label=labels[key])
-            ax.errorbar(x, line["difference"], yerr=line["spread"].fillna(0.0), fmt="none", ecolor=color, elinewidth=0.8, capsize=2)
+            below, above = error_bars(line)
+            ax.errorbar(x, line["difference"], yerr=[below, above], fmt="none", ecolor=color, elinewidth=0.8, capsize=2)
             for verdict, style in VERDICT_MARKERS.items():
                 on = (line["verdict"] == verdict).to_numpy()
                 if on.any():
@@ -82,7 +83,8 @@ def by_size(rows: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     fig.legend(handles=marks, loc="outside upper center", ncols=3, fontsize="small", frameon=False)
     caption = ("Each claim's comparisons against the number of training examples (log axis): one line per setting, "
                "its difference ours − baseline (test accuracy, except claim 2, total variation distance of the class mix, "
-               "and 5a, the share of flipped labels among the top-scored) with ± the spread over seeds as a bar; the marker "
+               "and 5a, the share of flipped labels among the top-scored) with its 95% interval as a bar (± the spread over seeds "
+               "where a size's runs were stored without test predictions and the seed rule judged them); the marker "
                "gives the setting's verdict at that size (filled circle: holds; cross: does not hold; hollow circle: inconclusive). "
                "Settings are drawn slightly apart at each size so that their bars do not cover each other."
                + (f" {about}" if about else ""))

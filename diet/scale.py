@@ -14,7 +14,8 @@ import dataclasses
 import pandas as pd
 
 from diet import experiments as ex
-from diet.claims import claims, compare, verdict_summary
+from diet.claims import CLAIM_COLUMNS, claims, verdict_summary
+from diet.evidence import Evidence
 from diet.context import RANDOM, Context, run_context
 from diet.errors import DietError
 from diet.one_class import majority_rate
@@ -45,8 +46,9 @@ def stored_figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[in
 
 
 def balanced_rows(ctx: Context, fig3: pd.DataFrame) -> list[dict]:
-    """Class-balanced minus plain selection, per score and kept fraction below 1, with `compare`'s verdict."""
+    """Class-balanced minus plain selection, per score and kept fraction below 1, with `diet.evidence`'s verdict."""
     floor = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
+    evidence = Evidence.of(ctx.store, ctx.task.test.labels, [fig3])
     rows = []
     balanced = fig3["balanced"].astype(bool)
     for name in [s for s in fig3["score"].unique() if s != RANDOM]:
@@ -55,7 +57,7 @@ def balanced_rows(ctx: Context, fig3: pd.DataFrame) -> list[dict]:
             if not (at & balanced).any() or not (at & ~balanced).any():
                 continue
             setting = f"{name}, keep {keep:.0%}"
-            result = compare(fig3.loc[at & balanced, "accuracy"], fig3.loc[at & ~balanced, "accuracy"], "higher", floor=floor)
+            result = evidence.accuracy(fig3[at & balanced], fig3[at & ~balanced], "higher", floor=floor)
             rows.append({"id": BALANCED, "figure": 3, "claim": BALANCED_TEXT, "setting": setting, **result, "key": setting})
     return rows
 
@@ -108,7 +110,7 @@ def scale_claims(contexts: list[Context]) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows = claims(ctx, tables)
         extra = pd.DataFrame(balanced_rows(ctx, tables[3]) if 3 in tables else [], columns=rows.columns)
         frames.append(pd.concat([rows, extra], ignore_index=True).assign(size=size_label(ctx), n_train=ctx.n_train, preset=ctx.preset.name))
-    columns = ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note", "key", "size", "n_train", "preset"]
+    columns = [*CLAIM_COLUMNS, "size", "n_train", "preset"]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return rows, pd.DataFrame(gaps, columns=["preset", "n_train", "figure", "reason"])
 

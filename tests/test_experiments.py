@@ -157,7 +157,13 @@ def test_claims_from_saved_tables(ctx, tables):
     verdicts = ex.claims(ctx)
     assert set(verdicts["verdict"]) <= VERDICTS
     assert {"1a", "1b", "2", "3a", "3b", "4a", "4c", "5a", "5b"} <= set(verdicts["id"])
-    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "spread", "verdict", "note", "key"]
+    assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "low", "high", "seeds_width",
+                                      "examples_width", "spread", "rule", "verdict", "note", "key"]
+    # the smoke runs store their test predictions: every accuracy comparison is judged by the paired interval
+    accuracy = verdicts[~verdicts["id"].isin(["2", "5a"])]
+    assert (accuracy["rule"] == "paired interval").all() and accuracy[["low", "high"]].notna().all(axis=None)
+    assert (verdicts.loc[verdicts["id"].isin(["2", "5a"]), "rule"] == "interval over runs").all()
+    assert ((verdicts["low"] <= verdicts["difference"] + 1e-12) & (verdicts["difference"] <= verdicts["high"] + 1e-12)).all()
     no_steps = verdicts[verdicts["id"].isin(["1a", "1b", "2", "4a", "4c"])]
     assert not no_steps["key"].str.contains(r"step \d|k = \d", regex=True).any()  # followed across sizes by diet.scale
     assert (verdicts.loc[verdicts["id"].isin(["3a", "3b"]), "key"] == verdicts.loc[verdicts["id"].isin(["3a", "3b"]), "setting"]).all()
