@@ -373,7 +373,8 @@ def verdicts_table(contexts, folders: list[str]) -> str:
         for table in frames.values():
             if claim_id in table.index:
                 row = table.loc[claim_id]
-                cells.append(f"**{row['verdict']}**: {row['reason']} (ours − baseline: {row['difference']})")
+                rule = f"; {row['rule']}" if "rule" in row and isinstance(row["rule"], str) else ""
+                cells.append(f"**{row['verdict']}**: {row['reason']} (ours − baseline: {row['difference']}{rule})")
             else:
                 cells.append("not checked")
         rows.append(f"| {claim_id} (figure {figure}): {text} | " + " | ".join(cells) + " |")
