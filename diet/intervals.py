@@ -2,36 +2,44 @@
 
 Side A ("ours", S_a seeds) and side B (the baseline, S_b seeds) are scored on the same N test
 examples; X[s, i] = 1 when seed s got example i right. The difference is the mean accuracy of A
-minus that of B. It is uncertain for two reasons: the test set is a sample of examples, and the
-seeds are a sample of training runs. Resampling both levels naively (seeds and examples
-independently, statistic = mean of the resampled cells) counts the seed x example interaction
-twice and shrinks true seed effects by (S-1)/S; for 0/1 correctness the interaction is most of the
-seed-to-seed noise, so with 3 seeds that interval is too wide. Instead, each replicate is
+minus that of B. It is uncertain because the test set is a sample of examples and the seeds a
+sample of training runs. Resampling both naively (seeds and examples independently, statistic =
+mean of the resampled cells) counts the seed x example interaction twice and shrinks true seed
+effects by (S-1)/S; for 0/1 correctness the interaction is most of the seed-to-seed noise, so
+with 3 seeds that interval covered 99.7% instead of 95% in simulation. Here each replicate is
 
-    replicate = dbar_w + c_a (mean_v(m_a) - mean(m_a)) - c_b (mean_v(m_b) - mean(m_b))
+    difference + k * (dbar_w - difference + sqrt(share_a) dev_a - sqrt(share_b) dev_b)
 
 - dbar_w: the per-example difference of seed means, d_i = mean_s A[s, i] - mean_s B[s, i],
   averaged with multinomial weights over the N examples. The same weights serve both sides
-  (paired), so examples both sides get right or wrong cancel out. This level carries the example
-  variance and the interaction (seed x example) variance, each at its true size.
-- m_s: the accuracy of seed s of a side; mean_v: its mean over seeds resampled with replacement.
-  c = sqrt(S/(S-1) * max(0, 1 - interaction / (N * var(m_s)))), where `interaction` is the
-  two-way residual mean square of that side's X and var(m_s) the seeds' sample variance. So this
-  level adds only the seed variance the interaction does not already explain (none, when seeds
-  differ by no more than coin flips on uncertain examples would make them), and S/(S-1) undoes
-  the bootstrap's shrinking of a variance over S values.
+  (paired: examples both get right or wrong cancel out), and every comparison on one test set.
+  This level carries the example variance and the interaction variance, each at its true size.
+- dev: a side's mean seed accuracy over seeds resampled with replacement, minus the observed one,
+  times sqrt(S/(S-1)) (which undoes the bootstrap's shrinking of a variance over S values).
+  share = max(0, 1 - interaction / (N var(m_s))): the part of the seeds' variance var(m_s) that
+  the interaction (the two-way residual mean square of X) does not explain. So the seed level
+  adds only real seed effects, nothing when seeds differ by no more than coin flips on uncertain
+  examples make them differ.
+- k = t quantile / normal quantile at the Welch-Satterthwaite degrees of freedom of the total
+  variance: the example variance counts as known, each side's seed variance beyond the
+  interaction as estimated on (S-1) * share df (a small difference of two noisy variances is
+  worth less than S-1 df). No bootstrap of 3 seeds has heavy enough tails; k supplies them, as a
+  Welch t-test does. k = 1 when the seeds add nothing beyond the interaction.
 
-The interval is the 2.5% and 97.5% percentiles of 10,000 replicates. `seeds_low/high` resample
-only seeds, examples fixed (all of the seeds' variance on this test set, interaction included);
-`examples_low/high` resample only examples, seeds fixed (dbar_w). The interaction is in both, so
-the two partial widths do not add up to the full one. A side with one seed has no seed level.
+The interval is the 2.5% and 97.5% percentiles of the replicates. `seeds_low/high` resample only
+seeds (examples fixed: all of the seeds' variance on this test set, interaction included, k at
+S-1 df); `examples_low/high` only examples (seeds fixed: dbar_w). The interaction is in both, so
+the partial widths do not add up to the full one. A side with one seed has no seed level: its
+seed effect is missed (coverage 90% for 1 against 3 seeds with a real per-seed shift).
 
-Coverage measured by simulation (tests/test_intervals.py; 3 seeds a side, N = 400): 95% nominal,
-about 95% when seed-to-seed differences are interaction noise, and still in 93-97% when a real
-per-seed shift is as large as that noise. Limitation: when real seed effects dominate (a large
-test set, seeds that differ by more than chance), with 3 seeds the seed variance rests on 2
-degrees of freedom per side and no bootstrap of 3 values can be wide enough: coverage falls
-towards 85-90%. More seeds fix it; the interval never claims to.
+Coverage of the true (population) difference in simulation, 3 seeds a side, N = 400; the first
+two are checked by tests/test_intervals.py. Seeds differing only by interaction noise (the usual
+case for fine-tuned models): 97%, slightly conservative, as 2 df per side cannot rule out a seed
+effect (the estimate is positive 37% of the time when there is none). A per-seed shift as large
+as the interaction noise: 94.5%. Seed effects 4-5x the interaction: 93.5% (the limitation: with
+3 seeds their size is a guess); 16x or more: 95%. With 2 seeds a side: 97.5% and 94.3%; with 5:
+96.8% and 94.6%. Without k the shift cases fall to 93% and 89%; with k on S-1 df they fall to
+93.9% and 92.5%; with the textbook Satterthwaite df, (S-1) * share**2, the first rises to 97.3%.
 """
 
 from __future__ import annotations
@@ -87,7 +95,7 @@ class PairedBootstrap:
         self.correct = _zero_one(correct, "correct")
         if self.correct.shape[1] < 2:
             raise DietError(f"correct: need at least 2 test examples, got {self.correct.shape[1]}")
-        self.replicates, self.seed, self.confidence = _positive(replicates), int(seed), _confidence(confidence)
+        self.replicates, self.seed, self.confidence = _settings(replicates, seed, confidence)
         self.resampled = _resampled_accuracies(self.correct, self.replicates, np.random.default_rng(self.seed))
 
     def compare(self, rows_a: Sequence[int], rows_b: Sequence[int], stream: Sequence[int] | None = None) -> Interval:
@@ -97,23 +105,28 @@ class PairedBootstrap:
         instead of the row numbers, so that the same runs get the same interval in any matrix."""
         a, b = self._rows(rows_a, "rows_a"), self._rows(rows_b, "rows_b")
         rng = np.random.default_rng([self.seed, *(stream if stream is not None else (len(a), *a, len(b), *b))])
-        beyond_a, all_a = _seed_deviations(self.correct[a], self.replicates, rng)
-        beyond_b, all_b = _seed_deviations(self.correct[b], self.replicates, rng)
+        side_a, side_b = _SeedLevel(self.correct[a], self.replicates, rng), _SeedLevel(self.correct[b], self.replicates, rng)
+        per_example = self.correct[a].mean(axis=0) - self.correct[b].mean(axis=0)
+        difference = float(per_example.mean())
         examples = self.resampled[a].mean(axis=0) - self.resampled[b].mean(axis=0)
-        difference = float(self.correct[a].mean() - self.correct[b].mean())
-        return Interval(difference, *_percentiles(examples + beyond_a - beyond_b, self.confidence),
-                        *_percentiles(difference + all_a - all_b, self.confidence), *_percentiles(examples, self.confidence))
+        k = _widening([side_a.beyond, side_b.beyond], self.confidence, known=float(per_example.var(ddof=1)) / len(per_example))
+        both = difference + k * (examples - difference + side_a.beyond_deviation - side_b.beyond_deviation)
+        k_seeds = _widening([side_a.all, side_b.all], self.confidence)
+        seeds = difference + k_seeds * (side_a.deviation - side_b.deviation)
+        return Interval(difference, *_percentiles(np.stack([both, seeds, examples]), self.confidence))
 
     def accuracy(self, rows: Sequence[int], stream: Sequence[int] | None = None) -> Interval:
-        """The interval for the mean accuracy of runs `rows` itself (its `difference` is that accuracy), both levels
-        resampled as in `compare`."""
+        """The interval for the mean accuracy of runs `rows` itself (its `difference` is that accuracy), resampled as in `compare`."""
         a = self._rows(rows, "rows")
         rng = np.random.default_rng([self.seed, *(stream if stream is not None else (len(a), *a))])
-        beyond, everything = _seed_deviations(self.correct[a], self.replicates, rng)
+        side = _SeedLevel(self.correct[a], self.replicates, rng)
+        per_example = self.correct[a].mean(axis=0)
+        observed = float(per_example.mean())
         examples = self.resampled[a].mean(axis=0)
-        observed = float(self.correct[a].mean())
-        return Interval(observed, *_percentiles(examples + beyond, self.confidence), *_percentiles(observed + everything, self.confidence),
-                        *_percentiles(examples, self.confidence))
+        k = _widening([side.beyond], self.confidence, known=float(per_example.var(ddof=1)) / len(per_example))
+        both = observed + k * (examples - observed + side.beyond_deviation)
+        seeds = observed + _widening([side.all], self.confidence) * side.deviation
+        return Interval(observed, *_percentiles(np.stack([both, seeds, examples]), self.confidence))
 
     def _rows(self, rows: Sequence[int], name: str) -> list[int]:
         rows = [int(r) for r in rows]
@@ -127,7 +140,9 @@ class PairedBootstrap:
 
 
 def paired_interval(correct_a, correct_b, replicates: int = REPLICATES, seed: int = 0, confidence: float = CONFIDENCE) -> Interval:
-    """One comparison: `correct_a` (S_a, N) and `correct_b` (S_b, N) 0/1, the same N test examples in the same order."""
+    """One comparison: `correct_a` (S_a, N) and `correct_b` (S_b, N) 0/1, the same N test examples in the same order.
+
+    A 1-D array is one run (seed)."""
     a, b = _zero_one(correct_a, "correct_a"), _zero_one(correct_b, "correct_b")
     if a.shape[1] != b.shape[1]:
         raise DietError(f"correct_a has {a.shape[1]} test examples and correct_b {b.shape[1]}: both sides must be scored on the same test set")
@@ -139,17 +154,20 @@ def runs_interval(a: Sequence[float], b: Sequence[float], replicates: int = REPL
                   confidence: float = CONFIDENCE, exact_a: bool = False) -> Interval:
     """An interval for mean(a) - mean(b) where no test examples lie behind the values (one value per run).
 
-    Each side's runs are resampled independently, deviations scaled by sqrt(S/(S-1)) as in the
-    seed level above (`exact_a`: side A is one deterministic value, not resampled). There is no
-    example level: seeds_low/high equal low/high, and examples_low = examples_high = the difference.
+    Each side's runs are resampled independently, like the seed level above with share = 1:
+    deviations times sqrt(S/(S-1)), then times k at Welch df (`exact_a`: side A is one deterministic
+    value, not resampled; a side with one value is not resampled either). There is no example
+    level: seeds_low/high equal low/high, and examples_low = examples_high = the difference.
     """
     a, b = _values(a, "a"), _values(b, "b")
-    rng = np.random.default_rng([int(seed), len(a), len(b)])
-    replicates, confidence = _positive(replicates), _confidence(confidence)
+    replicates, seed, confidence = _settings(replicates, seed, confidence)
+    rng = np.random.default_rng([seed, len(a), len(b)])
     deviation_a = np.zeros(replicates) if exact_a else _resampled_deviation(a, replicates, rng)
     deviation_b = _resampled_deviation(b, replicates, rng)
+    k = _widening([(0.0 if exact_a or len(a) < 2 else float(a.var(ddof=1)) / len(a), len(a) - 1),
+                   (float(b.var(ddof=1)) / len(b) if len(b) > 1 else 0.0, len(b) - 1)], confidence)
     difference = float(a.mean() - b.mean())
-    low, high = _percentiles(difference + deviation_a - deviation_b, confidence)
+    low, high = _percentiles(difference + k * (deviation_a - deviation_b), confidence)
     return Interval(difference, low, high, low, high, difference, difference)
 
 
@@ -177,32 +195,51 @@ def _resampled_accuracies(correct: np.ndarray, replicates: int, rng: np.random.G
     return out / n
 
 
-def _seed_deviations(x: np.ndarray, replicates: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Resampled mean seed accuracy minus the observed one: (beyond the interaction, all of it), both scaled."""
-    seeds, n = x.shape
-    if seeds < 2:
-        return np.zeros(replicates), np.zeros(replicates)
-    seed_means, example_means = x.mean(axis=1), x.mean(axis=0)
-    residual = x - seed_means[:, None] - example_means[None, :] + x.mean()
-    interaction = float((residual ** 2).sum()) / ((seeds - 1) * (n - 1))
-    seed_var = float(seed_means.var(ddof=1))
-    beyond = max(0.0, 1.0 - interaction / (n * seed_var)) if seed_var > 0 else 0.0
-    deviation = _resampled_deviation(seed_means, replicates, rng)
-    return deviation * np.sqrt(beyond), deviation
+class _SeedLevel:
+    """One side's seed level. deviation: resampled mean seed accuracy minus the observed one, times sqrt(S/(S-1)).
+
+    all = (var(m_s) / S, S - 1): its variance and df; beyond = the same for the part the
+    interaction does not explain (times share, df times share); beyond_deviation = deviation * sqrt(share).
+    """
+
+    def __init__(self, x: np.ndarray, replicates: int, rng: np.random.Generator):
+        seeds, n = x.shape
+        seed_means = x.mean(axis=1)
+        self.deviation = _resampled_deviation(seed_means, replicates, rng)
+        variance = float(seed_means.var(ddof=1)) / seeds if seeds > 1 else 0.0
+        share = 0.0
+        if variance > 0:
+            residual = x - seed_means[:, None] - x.mean(axis=0)[None, :] + x.mean()
+            interaction = float((residual ** 2).sum()) / ((seeds - 1) * (n - 1))
+            share = max(0.0, 1.0 - interaction / (n * seeds * variance))
+        self.all, self.beyond = (variance, seeds - 1), (variance * share, (seeds - 1) * share)
+        self.beyond_deviation = self.deviation * np.sqrt(share)
+
+
+def _widening(estimated: Sequence[tuple[float, float]], confidence: float, known: float = 0.0) -> float:
+    """t quantile / normal quantile at the Welch-Satterthwaite df of `known` + the (variance, df) pairs `estimated`."""
+    from scipy.special import ndtri, stdtrit  # t quantiles at fractional df; scipy comes with the project's dependencies
+
+    uncertain = sum(variance ** 2 / df for variance, df in estimated if variance > 0)
+    if uncertain <= 0:
+        return 1.0
+    df = (known + sum(variance for variance, _ in estimated)) ** 2 / uncertain
+    upper = 1 - (1 - confidence) / 2
+    return float(stdtrit(df, upper) / ndtri(upper))
 
 
 def _resampled_deviation(values: np.ndarray, replicates: int, rng: np.random.Generator) -> np.ndarray:
     """Mean of `values` resampled with replacement, minus their mean, times sqrt(S/(S-1)); zeros for one value."""
     if len(values) < 2:
         return np.zeros(replicates)
-    weights = rng.multinomial(len(values), np.full(len(values), 1 / len(values)), size=replicates) / len(values)
-    return (weights @ values - values.mean()) * np.sqrt(len(values) / (len(values) - 1))
+    resampled = values[rng.integers(0, len(values), (replicates, len(values)))].mean(axis=1)
+    return (resampled - values.mean()) * np.sqrt(len(values) / (len(values) - 1))
 
 
-def _percentiles(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+def _percentiles(replicates: np.ndarray, confidence: float) -> list[float]:
+    """Low and high percentile of the replicates (of each row, one after another, for a matrix)."""
     tail = (1 - confidence) / 2
-    low, high = np.quantile(replicates, [tail, 1 - tail])
-    return float(low), float(high)
+    return np.quantile(np.atleast_2d(replicates), [tail, 1 - tail], axis=1).T.ravel().tolist()
 
 
 def _zero_one(values, name: str) -> np.ndarray:
@@ -213,7 +250,7 @@ def _zero_one(values, name: str) -> np.ndarray:
     if np.isnan(matrix).any():
         raise DietError(f"{name}: contains NaN; every run needs a correct (1) or wrong (0) for every test example")
     if not np.isin(matrix, (0.0, 1.0)).all():
-        raise DietError(f"{name}: values must be 0 or 1 (wrong or correct), got e.g. {matrix[~np.isin(matrix, (0.0, 1.0))][0]!r}")
+        raise DietError(f"{name}: values must be 0 or 1 (wrong or correct), got e.g. {float(matrix[~np.isin(matrix, (0.0, 1.0))][0])}")
     return matrix
 
 
@@ -226,13 +263,7 @@ def _values(values: Sequence[float], name: str) -> np.ndarray:
     return array
 
 
-def _positive(replicates: int) -> int:
-    if int(replicates) < 1:
-        raise DietError(f"replicates must be at least 1, got {replicates}")
-    return int(replicates)
-
-
-def _confidence(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise DietError(f"confidence must be between 0 and 1, got {confidence}")
-    return float(confidence)
+def _settings(replicates: int, seed: int, confidence: float) -> tuple[int, int, float]:
+    if int(replicates) < 1 or int(seed) < 0 or not 0 < confidence < 1:
+        raise DietError(f"need replicates >= 1, seed >= 0 and 0 < confidence < 1, got {replicates}, {seed} and {confidence}")
+    return int(replicates), int(seed), float(confidence)
