@@ -229,8 +229,11 @@ class Report:
     plan: Plan | None = None
 
 
-def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> Report:
-    """Dispatch every runnable job of the plan on `executor` until none is left; return a report."""
+def run_plan(ctx, figures, executor, progress: bool = True, out=None) -> Report:
+    """Dispatch every runnable job of the plan on `executor` until none is left; return a report.
+
+    Progress lines and restart notices go to `out` (default: sys.stderr as it is at the call)."""
+    out = sys.stderr if out is None else out
     plans = _Plans(ctx, figures)
     plan = plans.make()
     check_can_compute(ctx, plan)
