@@ -17,6 +17,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,8 +232,11 @@ class Report:
     plan: Plan | None = None
 
 
-def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> Report:
-    """Dispatch every runnable job of the plan on `executor` until none is left; return a report."""
+def run_plan(ctx, figures, executor, progress: bool = True, out=None) -> Report:
+    """Dispatch every runnable job of the plan on `executor` until none is left; return a report.
+
+    Progress lines and restart notices go to `out` (default: sys.stderr as it is at the call)."""
+    out = sys.stderr if out is None else out
     plans = _Plans(ctx, figures)
     plan = plans.make()
     check_can_compute(ctx, plan)
@@ -250,13 +254,24 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
             busy = {j.key for j in inflight.values()}
             now = time.monotonic()
             left = False  # ready jobs of this plan not yet handed out
+            broken = False  # a worker died after the last wait, and the pool refused a new job before any future said so
             for job in plan.pending:
                 if job.key not in busy and job.key not in settled and job.key not in failed and retry_at.get(job.key, 0) <= now:
                     if len(inflight) >= 2 * executor.workers:  # a short queue: what a new plan puts first goes next
                         left = True
                         break
-                    inflight[executor.submit(job)] = job
+                    try:
+                        inflight[executor.submit(job)] = job
+                    except BrokenProcessPool:
+                        broken = True
+                        break
                     busy.add(job.key)
+            if broken:
+                restarts = _restart(executor, restarts, out)
+                inflight.clear()
+                plan = plans.make()
+                bar.retotal(len(plan.done) + len(plan.ready) + len(plan.blocked), len(plan.done))
+                continue
             bar.show(running=min(len(inflight), executor.workers), queued=max(0, len(inflight) - executor.workers), failed=len(failed))
             if not inflight:
                 waiting = [retry_at[k] for k in plan.ready if k in retry_at and k not in failed]
@@ -271,13 +286,8 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
                 job = inflight.pop(future)
                 outcome = _outcome(future, executor)
                 if outcome is None:  # the pool broke: every job in it is lost, start again
-                    restarts += 1
-                    if restarts > 3:
-                        raise WorkersDied(f"worker processes died {restarts} times (out of memory? killed?); finished runs are stored: "
-                                          "rerun with fewer --workers to go on")
-                    print(f"a worker process died; restarting the pool ({restarts}/3)", file=out, flush=True)
+                    restarts = _restart(executor, restarts, out)
                     inflight.clear()
-                    executor.restart()
                     replan = True
                     break
                 if outcome.status == "failed":
@@ -304,6 +314,18 @@ def run_plan(ctx, figures, executor, progress: bool = True, out=sys.stderr) -> R
     return report
 
 
+def _restart(executor, restarts: int, out) -> int:
+    """A worker died and broke the local pool (its jobs in flight are lost): start a new pool, or stop
+    after 3 restarts. Returns the restarts so far."""
+    restarts += 1
+    if restarts > 3:
+        raise WorkersDied(f"worker processes died {restarts} times (out of memory? killed?); finished runs are stored: "
+                          "rerun with fewer --workers to go on")
+    print(f"a worker process died; restarting the pool ({restarts}/3)", file=out, flush=True)
+    executor.restart()
+    return restarts
+
+
 class _Plans:
     """The plans of one `run_plan`: stored frames kept between them, and whether planning again pays."""
 
@@ -326,8 +348,6 @@ class _Plans:
 
 def _outcome(future: Future, executor) -> Outcome | None:
     """The job's outcome; None when the local pool broke under it; a failure when Ray lost its worker."""
-    from concurrent.futures.process import BrokenProcessPool
-
     try:
         return future.result()
     except DiskFullError:  # the disk is full: stop dispatching, say which path and how to go on

@@ -188,8 +188,7 @@ def test_error_outputs_are_found(tmp_path):
     assert error_outputs(tmp_path / "x.ipynb") == ["ZeroDivisionError: division by zero"]
 
 
-@pytest.mark.slow
-def test_a_sphinx_warning_fails_the_build(tmp_path):
+def test_a_sphinx_warning_fails_the_build(tmp_path):  # one page, no notebook: seconds
     from diet.book import BookError, sphinx_build
 
     source = tmp_path / "source"

@@ -65,8 +65,7 @@ def test_plan_names_ready_and_blocked_runs_then_unblocks_them(tmp_path):
     assert ex.preserved_fraction(ex.run_context("smoke", seeds=[0, 1], retrain_seeds=[0], fractions=[0.5], store=tmp_path)) is not None
 
 
-@pytest.mark.slow
-def test_plan_command_prints_each_figure(tmp_path, capsys):
+def test_plan_command_prints_each_figure(tmp_path, capsys):  # plans only: no run
     assert main(["plan", *SMALL, "--store", str(tmp_path), "--list"]) == 0
     out = capsys.readouterr().out
     assert "blocked on scores" in out and "4 ready" in out and "6 blocked" in out

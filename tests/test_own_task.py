@@ -80,6 +80,7 @@ def test_diet_train_says_a_one_class_model_is_one(tmp_path, capsys):
     assert "ONE-CLASS MODEL: the run predicts (nearly) one class" in out, out
 
 
+@pytest.mark.slow
 def test_first_look_book_of_an_own_task(tmp_path, monkeypatch, capsys):
     """The first-look preset's notebooks on a small CSV, sized from `diet book`'s options, and the book around them."""
     monkeypatch.chdir(tmp_path)

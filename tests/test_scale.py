@@ -33,6 +33,7 @@ def contexts(store):
     return scale.scale_contexts("smoke", sizes=list(reversed(SIZES)), store=store, **SETTINGS)
 
 
+@pytest.mark.slow  # `filled` runs every figure at two sizes: about 45 s of one core (measured)
 def test_each_size_has_the_claims_its_saved_tables_give(filled):
     store, oracle = filled
     found, skipped = contexts(store)
@@ -47,6 +48,7 @@ def test_each_size_has_the_claims_its_saved_tables_give(filled):
     assert (keys == 2).all(), "every setting is followed across both sizes"
 
 
+@pytest.mark.slow  # `filled` runs every figure at two sizes: about 45 s of one core (measured)
 def test_a_figure_with_a_missing_run_is_left_out_and_nothing_is_trained(filled, tmp_path):
     import shutil
 
@@ -95,6 +97,7 @@ def test_verdicts_by_size_and_changes():
                                          "from": "does not hold at 500 (-0.400)", "to": "holds at 2,000 (+0.020)"}]
 
 
+@pytest.mark.slow  # `filled` runs every figure at two sizes: about 45 s of one core (measured)
 def test_balanced_rows_compare_balanced_with_plain(filled):
     store, _ = filled
     ctx = ex.run_context("smoke", n_train=SIZES[1], store=store, **SETTINGS)
@@ -107,6 +110,7 @@ def test_balanced_rows_compare_balanced_with_plain(filled):
     assert np.isclose(one["difference"], expect)
 
 
+@pytest.mark.slow  # `filled` runs every figure at two sizes: about 45 s of one core (measured)
 def test_plot_has_a_panel_per_claim(filled):
     store, _ = filled
     rows, _ = scale.scale_claims(contexts(store)[0])
