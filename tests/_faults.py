@@ -43,3 +43,23 @@ class KillWorker(_Wrapped):
                 Path(self.once).touch()
             os.kill(os.getpid(), signal.SIGKILL)
         return self.run()
+
+
+def sabotage(monkeypatch, wrap) -> set:
+    """Wrap the first ready retraining of every plan (the same run each time) with `wrap`; return a set that holds its key."""
+    from diet import executor
+
+    real = executor.make_plan
+    victims: set = set()
+
+    def planned(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        for key, job in plan.ready.items():
+            if job.kind == "retrain" and (not victims or key in victims):
+                victims.add(key)
+                job.run = wrap(job.run)
+                break
+        return plan
+
+    monkeypatch.setattr(executor, "make_plan", planned)
+    return victims

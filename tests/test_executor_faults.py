@@ -21,7 +21,7 @@ import diet.executor
 from diet import experiments as ex
 from diet.cli import main
 from diet.executor import LocalPool, Report, run_plan
-from tests._faults import KillWorker, Raise
+from tests._faults import KillWorker, Raise, sabotage
 
 ROOT = Path(__file__).resolve().parents[1]
 # Figure 3 at 48 examples: one scoring run, the random and full-data retrainings, then the retrainings of the
@@ -47,24 +47,6 @@ def entries(store: Path) -> list[str]:
 def log(store: Path, name: str = "jobs.jsonl") -> list[dict]:
     path = store / name
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def sabotage(monkeypatch, wrap) -> set:
-    """Wrap the first ready retraining of every plan (the same run each time) with `wrap`; return a set that holds its key."""
-    real = diet.executor.make_plan
-    victims: set = set()
-
-    def planned(*args, **kwargs):
-        plan = real(*args, **kwargs)
-        for key, job in plan.ready.items():
-            if job.kind == "retrain" and (not victims or key in victims):
-                victims.add(key)
-                job.run = wrap(job.run)
-                break
-        return plan
-
-    monkeypatch.setattr(diet.executor, "make_plan", planned)
-    return victims
 
 
 def test_a_worker_killed_mid_job_restarts_the_pool_and_the_rerun_finishes(tmp_path, monkeypatch):

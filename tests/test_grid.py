@@ -19,6 +19,7 @@ from diet.cli import main
 from diet.executor import InProcess, run_plan
 from diet.job_locks import Claimed, claim
 from diet.plan import make_plan
+from tests._faults import sabotage
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--preset", "smoke", "--figures", "3", "--seeds", "0", "1", "--retrain-seeds", "0", "--fractions", "0.5"]
@@ -139,22 +140,7 @@ class _FailOnce:
 
 @pytest.mark.slow
 def test_a_failing_job_is_reported_the_others_finish_and_a_rerun_completes_it(tmp_path, capsys, monkeypatch):
-    import diet.executor
-    import diet.plan
-
-    real = diet.plan.make_plan
-    victims = set()
-
-    def sabotaged(*args, **kwargs):
-        plan = real(*args, **kwargs)
-        for key, job in plan.ready.items():
-            if job.kind == "retrain" and (not victims or key in victims):
-                victims.add(key)
-                job.run = _FailOnce(job.run)
-                break
-        return plan
-
-    monkeypatch.setattr(diet.executor, "make_plan", sabotaged)
+    sabotage(monkeypatch, _FailOnce)
     assert main(["precompute", *SMALL, "--workers", "2", "--store", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "1 runs failed" in err and "RuntimeError: injected failure" in err and "rerun the same command" in err and "Traceback" not in err
@@ -162,7 +148,7 @@ def test_a_failing_job_is_reported_the_others_finish_and_a_rerun_completes_it(tm
     assert len(failures) == 1 and "RuntimeError: injected failure" in failures[0]["traceback"]
     assert len(entries(tmp_path)) == 9  # every other run finished
 
-    monkeypatch.setattr(diet.executor, "make_plan", real)
+    monkeypatch.undo()
     assert main(["precompute", *SMALL, "--store", str(tmp_path)]) == 0
     assert len(entries(tmp_path)) == 10
     assert "computed 1 runs" in capsys.readouterr().out
