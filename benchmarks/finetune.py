@@ -11,7 +11,7 @@ Speed mode: every variant fine-tunes the same pre-trained model with the same se
 examples, then predicts the test set; the timed run is what `diet.retrain` does for one seed
 (tokenise, load the encoder, fine-tune, test accuracy). The float32 baseline is today's code path:
 it tokenises again in every run (as each retrain call did), float32, a plain shuffle. The other
-variants tokenise through the per-process cache of `diet.batching.encode`. Variants run
+variants tokenise through the per-process cache of `diet.model.batching.encode`. Variants run
 round-robin, one run of each per repeat, so load on a busy machine spreads over all of them; the
 table shows the fastest run of each, by the wall clock and by this process's CPU time (with one
 thread the CPU time moves much less with other load than the wall clock). The last line is the
@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from diet import TrainConfig, load_task
-from diet.batching import Encoded, clear_encode_cache, encode, length_grouped_batches, shuffled_batches
-from diet.encoders import load_encoder, load_tokenizer
-from diet.scores import score_examples
-from diet.train import accuracy, fine_tune
+from diet.model.batching import Encoded, clear_encode_cache, encode, length_grouped_batches, shuffled_batches
+from diet.model.encoders import load_encoder, load_tokenizer
+from diet.scores.registry import score_examples
+from diet.model.train import accuracy, fine_tune
 
 # name -> (dtype, length-grouped batches, fused AdamW); the first is today's float32 code path, the baseline.
 # bf16: TrainConfig(dtype="bf16"); grouped: length_chunk=--chunk; fused: fused_adamw=True
@@ -185,7 +185,7 @@ def speed(args: argparse.Namespace) -> None:
 
 def accuracy_mode(args: argparse.Namespace) -> None:
     from diet import DietError, Store, retrain
-    from diet.presets import get_preset
+    from diet.paper.presets import get_preset
 
     preset = get_preset("cpu")
     base = replace(preset.train, device="cpu")

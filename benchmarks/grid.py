@@ -23,7 +23,7 @@ def run(label: str, extra: list[str], grid: list[str], slots: int) -> float:
     """Fill a fresh store; print the wall time, and how busy the `slots` job slots were (the sum of the
     jobs' own seconds from jobs.jsonl over slots x wall: the rest is start-up, planning and the tail)."""
     with tempfile.TemporaryDirectory() as store:
-        cmd = [sys.executable, "-m", "diet.cli", "precompute", *grid, "--store", store, *extra]
+        cmd = [sys.executable, "-m", "diet.cli.main", "precompute", *grid, "--store", store, *extra]
         started = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
         wall = time.perf_counter() - started

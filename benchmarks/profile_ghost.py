@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scoring import load_model, synthetic_batch, train_step  # noqa: E402
 
-from diet.grad_norms import per_example_grad_norms  # noqa: E402
+from diet.scores.grad_norms import per_example_grad_norms  # noqa: E402
 
 
 def profiled(fn, device: str, repeats: int):

@@ -27,8 +27,8 @@ import transformers
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from diet.encoders import minilm_path
-from diet.grad_norms import per_example_grad_norms
+from diet.model.encoders import minilm_path
+from diet.scores.grad_norms import per_example_grad_norms
 
 NUM_LABELS = 4
 Batch = dict[str, torch.Tensor]
@@ -183,7 +183,7 @@ def real_text(model: nn.Module, args: argparse.Namespace) -> list[Result]:
     import numpy as np
 
     from diet import TrainConfig, load_task, load_tokenizer, score_examples
-    from diet.batching import collate, encode, length_sorted_batches
+    from diet.model.batching import collate, encode, length_sorted_batches
 
     task = load_task("ag_news", n_train=args.real_examples)
     data = encode(task.train, load_tokenizer("minilm-l6"), max_length=128)

@@ -5,19 +5,20 @@ The pipeline, one plain function per arrow:
     -> retrain (test accuracy per seed)
 """
 
-from diet.config import TrainConfig
-from diet.encoders import KNOWN_MODELS, load_encoder, load_tokenizer
+from diet.model.config import TrainConfig
+from diet.model.encoders import KNOWN_MODELS, load_encoder, load_tokenizer
 from diet.errors import DietError
-from diet.grad_norms import per_example_grad_norms
-from diet.presets import PRESETS, Preset, get_preset
-from diet.prune import class_fractions, select
-from diet.retraining import retrain
-from diet.scores import SCORES, register_score, score_examples
-from diet.scores_table import ScoresTable
-from diet.scoring import score
-from diet.splits import Split
-from diet.store import Store
-from diet.tasks import TASKS, Task, load_task, register_task
+from diet.scores.grad_norms import per_example_grad_norms
+from diet.paper.presets import PRESETS, Preset, get_preset
+from diet.prune.select import class_fractions, select
+from diet.runs.retraining import retrain
+from diet.scores.registry import SCORES, register_score, score_examples
+from diet.scores.table import ScoresTable
+from diet.runs.scoring import score
+from diet.data.splits import Split
+from diet.runs.store import Store
+from diet.data.tasks import load_task
+from diet.data.task import TASKS, Task, register_task
 
 __all__ = [
     "KNOWN_MODELS",

@@ -89,7 +89,7 @@ for name in ("torch", "transformers", "numpy", "pandas", "pyarrow", "safetensors
 import torch
 print("cuda", torch.version.cuda, "available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")
 import diet
-from diet.encoders import minilm_path
+from diet.model.encoders import minilm_path
 print("diet from", diet.__file__, "; minilm-l6 from", minilm_path())
 EOF
 } >"$LOGS/environment.log" 2>&1
@@ -131,7 +131,7 @@ fi
 
 # 3. the preset's grid on the budget that is left, one precompute per task side by side; resumable, finished
 #    runs are kept when time runs out
-help=$("$PY" -m diet.cli precompute --help 2>&1) || note "diet precompute --help failed: $(tail -n 1 <<<"$help")"
+help=$("$PY" -m diet.cli.main precompute --help 2>&1) || note "diet precompute --help failed: $(tail -n 1 <<<"$help")"
 common=(--preset "$PRESET")
 if grep -q -- '--workers' <<<"$help"; then
     common+=(--workers "$WORKERS")
@@ -147,13 +147,13 @@ if [[ $STORE != "$HOME_STORE" && -d $HOME_STORE ]]; then
 fi
 touch "$LOGS/stamp"
 sleep 1
-has_plan=$("$PY" -m diet.cli plan --help >/dev/null 2>&1 && echo 1 || echo 0)
+has_plan=$("$PY" -m diet.cli.main plan --help >/dev/null 2>&1 && echo 1 || echo 0)
 GRID_PIDS=()
 if ! skipped precompute; then
     RESERVE=$((RESERVE + 25 * has_plan))  # room for the plans of what is left
     for task in "${TASKS[@]}"; do
         note "precompute: diet precompute --task $task ${common[*]}"
-        { step "precompute-$task" 100000 "$PY" -m diet.cli precompute --task "$task" "${common[@]}"
+        { step "precompute-$task" 100000 "$PY" -m diet.cli.main precompute --task "$task" "${common[@]}"
           ((LAST_RC == 0 || LAST_RC == 124)); } &
         GRID_PIDS+=($!)
     done
@@ -166,7 +166,7 @@ if [[ -n $PYTEST_PID ]]; then
 fi
 if ((has_plan)); then
     for task in "${TASKS[@]}"; do
-        { step "plan-after-$task" 25 "$PY" -m diet.cli plan --preset "$PRESET" --task "$task" --store "$STORE"; } &
+        { step "plan-after-$task" 25 "$PY" -m diet.cli.main plan --preset "$PRESET" --task "$task" --store "$STORE"; } &
     done
     wait
 fi

@@ -5,7 +5,7 @@
 .device/minilm-l6/  all-MiniLM-L6-v2 as float16 safetensors + config + tokenizer (DIET_MINILM_DIR)
 .device/data/       the mirror files the device run reads, mirror layout, own SHA256SUMS (DIET_DATA_DIR)
 
-The device loads the float16 weights as float32 parameters (diet.encoders), so they differ from the
+The device loads the float16 weights as float32 parameters (diet.model.encoders), so they differ from the
 package's float32 checkpoint only by float16 rounding (relative 2^-11, printed below).
 """
 

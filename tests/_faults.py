@@ -47,7 +47,7 @@ class KillWorker(_Wrapped):
 
 def sabotage(monkeypatch, wrap) -> set:
     """Wrap the first ready retraining of every plan (the same run each time) with `wrap`; return a set that holds its key."""
-    from diet import executor
+    from diet.grid import executor
 
     real = executor.make_plan
     victims: set = set()

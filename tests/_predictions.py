@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from diet.retraining import PREDICTIONS, RUN
-from diet.store import Store, config_key
+from diet.runs.retraining import PREDICTIONS, RUN
+from diet.runs.store import Store, config_key
 
 N_TEST = 400
 LABELS = np.arange(N_TEST) % 4  # a balanced 4-class test set

@@ -31,7 +31,7 @@ def csv_task(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory) -> tuple[Path, Path]:
     """The whole smoke-preset book, built once per test session from an empty store: (html folder, store)."""
-    from diet.book import build_book
+    from diet.book.build import build_book
 
     out = tmp_path_factory.mktemp("book")
     return build_book("smoke", out=out / "_build", store=out / "results"), out / "results"

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from diet.book import build_book, chapters
+from diet.book.build import build_book, chapters
 
 GEN = "_generated/ag_news"  # the smoke preset's one task
 PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"{GEN}/{n}" for n in chapters("smoke")), f"{GEN}/downloads"]
@@ -34,14 +34,14 @@ def test_every_page_is_built(book):
     missing = [p for p in PAGES if not (book / f"{p}.html").exists()]
     assert not missing, f"pages missing from {book}: {missing}"
     assert "http-equiv" not in (book / "index.html").read_text()  # the real introduction, not a redirect
-    from diet.presets import PRESETS
+    from diet.paper.presets import PRESETS
 
     intro = " ".join(soup(book / "index.html").get_text().replace("\u2019", "'").split())  # undo smart quotes
     for preset in PRESETS.values():  # the presets table is generated from the code
         assert preset.description in intro
     import yaml
 
-    from diet.book import NOTEBOOKS, book_toc
+    from diet.book.build import NOTEBOOKS, book_toc
 
     built = yaml.safe_load((book.parent / "source" / "_toc.yml").read_text())
     leave_out = set(NOTEBOOKS) - set(chapters("smoke"))
@@ -49,7 +49,7 @@ def test_every_page_is_built(book):
     assert built == book_toc(_template(), ["ag_news"], leave_out=leave_out)  # one task: the committed structure, under _generated/ag_news/
     assert "Task ag_news: 320 training and 160 test examples" in intro  # the build box describes the task
     assert "What this build found" in intro and "claim 3a" not in intro
-    from diet.claims import CLAIMS
+    from diet.paper.claims import CLAIMS
 
     found = soup(book / "index.html").find("section", id="what-this-build-found")
     rows = found.find("table").find("tbody").find_all("tr")
@@ -162,7 +162,7 @@ def _notebook(path: Path, code: str) -> None:
 
 @pytest.mark.slow
 def test_a_failing_notebook_stops_the_build_and_is_named(tmp_path):
-    from diet.book import NOTEBOOKS, BookError, ROOT_FILES
+    from diet.book.build import NOTEBOOKS, BookError, ROOT_FILES
 
     project = tmp_path / "project"
     project.mkdir()
@@ -178,7 +178,7 @@ def test_a_failing_notebook_stops_the_build_and_is_named(tmp_path):
 def test_error_outputs_are_found(tmp_path):
     import nbformat
 
-    from diet.book import error_outputs
+    from diet.book.build import error_outputs
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("1 / 0")
@@ -189,7 +189,7 @@ def test_error_outputs_are_found(tmp_path):
 
 
 def test_a_sphinx_warning_fails_the_build(tmp_path):  # one page, no notebook: seconds
-    from diet.book import BookError, sphinx_build
+    from diet.book.build import BookError, sphinx_build
 
     source = tmp_path / "source"
     source.mkdir()
@@ -210,7 +210,7 @@ def _template() -> dict:
 
 
 def test_toc_for_one_task_keeps_the_template_structure():
-    from diet.book import book_toc
+    from diet.book.build import book_toc
 
     template = _template()
     toc = book_toc(template, ["ag_news"])
@@ -221,7 +221,7 @@ def test_toc_for_one_task_keeps_the_template_structure():
 
 
 def test_toc_for_two_tasks_has_one_part_each():
-    from diet.book import NOTEBOOKS, book_toc
+    from diet.book.build import NOTEBOOKS, book_toc
 
     template = _template()
     toc = book_toc(template, ["ag_news", "sst2"], ["ag_news", "sst2"])
@@ -249,7 +249,7 @@ def test_notebooks_are_valid_with_cell_ids_and_one_parameters_cell(notebook):
 
 
 def test_task_folders_are_safe_and_distinct():
-    from diet.book import task_folder, task_folders
+    from diet.book.build import task_folder, task_folders
 
     assert task_folder("ag_news") == "ag_news"
     assert task_folder("data/my reviews.csv") == "my_reviews_csv"
@@ -258,7 +258,7 @@ def test_task_folders_are_safe_and_distinct():
 
 
 def test_presets_name_their_book_tasks():
-    from diet.presets import PRESETS
+    from diet.paper.presets import PRESETS
 
     assert PRESETS["cpu"].book_tasks == PRESETS["gpu"].book_tasks == ("ag_news", "sst2")
     assert PRESETS["paper"].book_tasks == ("mnli", "ag_news")
@@ -268,8 +268,8 @@ def test_presets_name_their_book_tasks():
 def test_build_info_describes_every_task():
     from types import SimpleNamespace
 
-    from diet.book import build_info
-    from diet.presets import PRESETS
+    from diet.book.build import build_info
+    from diet.paper.presets import PRESETS
 
     def ctx(name, n):
         task = SimpleNamespace(name=name, test=[0] * 10, num_labels=2)

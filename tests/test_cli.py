@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from diet.cli import main
+from diet.cli.main import main
 
 TINY = ["--task", "ag_news", "--n-train", "32", "--n-test", "16", "--model", "tiny", "--epochs", "1", "--batch-size", "8", "--max-length", "32"]
 

@@ -18,10 +18,11 @@ import pytest
 import torch
 
 from diet import load_task
-from diet.cli import main
-from diet.fingerprint import split_fingerprint
-from diet.scores_table import ScoresTable
-from diet.store import Store, write_json, write_table
+from diet.cli.main import main
+from diet.data.fingerprint import split_fingerprint
+from diet.scores.table import ScoresTable
+from diet.runs.store import Store
+from diet.files import write_json, write_table
 
 FAST = ["--model", "tiny", "--epochs", "1", "--batch-size", "8", "--max-length", "16"]
 
@@ -198,7 +199,7 @@ def test_battery_size():
 
 def test_train_on_a_parquet_subset_applies_n_test_and_names_the_test_set(d, tmp_path, capsys):
     """`diet train --subset S` took S's task and dropped --n-test; and could not read what prune wrote as parquet."""
-    from diet.subsets import read_subset
+    from diet.prune.subsets import read_subset
 
     subset = tmp_path / "kept.parquet"
     assert main(["prune", "--scores", str(d / "scores"), "--keep", "0.5", "--out", str(subset)]) == 0
@@ -222,7 +223,7 @@ def test_train_refuses_task_options_that_contradict_the_subset(d, tmp_path, caps
 
 
 def test_prune_json_sidecar_keeps_n_test(d, tmp_path):
-    from diet.subsets import read_subset
+    from diet.prune.subsets import read_subset
 
     subset = tmp_path / "kept.csv"
     assert main(["prune", "--scores", str(d / "scores"), "--n-test", "4", "--keep", "0.5", "--out", str(subset)]) == 0
@@ -237,7 +238,7 @@ def test_held_out_test_split_is_announced(tmp_path, capsys):
 
 
 def test_mirror_without_checksums_warns(tmp_path, capsys):
-    from diet.mirror import verified
+    from diet.data.mirror import verified
 
     (tmp_path / "data.tsv").write_text("a\tb\n")
     assert verified(tmp_path, "data.tsv") == tmp_path / "data.tsv"
@@ -245,7 +246,7 @@ def test_mirror_without_checksums_warns(tmp_path, capsys):
 
 
 def test_encoding_option_reads_latin1(d):
-    from diet.local_files import load_file_task
+    from diet.data.local_files import load_file_task
 
     task = load_file_task(str(d / "latin1.csv"), encoding="latin-1", test_file=str(d / "latin1.csv"))
     assert "café au lait" in task.train.text
@@ -300,12 +301,12 @@ def test_damaged_entry_in_a_read_only_store_is_an_error(tmp_path):
 
 
 def test_unwritable_output_folder_is_found_before_training(d, tmp_path, monkeypatch, capsys):
-    import diet.cli_checks
+    import diet.cli.checks
 
     locked = tmp_path / "locked"
     locked.mkdir()
     real = os.access
-    monkeypatch.setattr(diet.cli_checks.os, "access", lambda path, mode: False if Path(path) == locked else real(path, mode))
+    monkeypatch.setattr(diet.cli.checks.os, "access", lambda path, mode: False if Path(path) == locked else real(path, mode))
     task = ["--task", str(d / "good.csv"), "--n-train", "8"]
     for argv in (["score", *task, *FAST, "--runs", "1", "--out", str(locked / "scores")], ["run", *task, "--model", "tiny", "--out", str(locked)],
                  ["train", *task, *FAST, "--seeds", "0", "--out", str(locked / "acc.csv")]):

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-import diet.experiments as ex
+import diet.paper.experiments as ex
 from diet import SCORES, DietError, Store, TrainConfig, load_task, retrain, score, score_examples, select
-from diet.dynamics import DynamicsRun, checkpoint_steps, record_pass, records
-from diet.dynamics_scores import REGIONS, Checkpoints, data_map, scores_from_records
-from diet.store import config_key
+from diet.runs.dynamics import DynamicsRun, checkpoint_steps, record_pass, records
+from diet.scores.dynamics import REGIONS, Checkpoints, data_map, scores_from_records
+from diet.runs.store import config_key
 
 DYNAMIC = ["forgetting", "low_confidence", "variability", "neg_aum"]
 CFG = TrainConfig(epochs=1, batch_size=8, lr=1e-3, max_length=32, device="cpu")
@@ -120,7 +120,7 @@ def test_step_zero_and_single_model_scoring_are_refused_before_any_training(task
     with pytest.raises(DietError, match="dynamics_per_epoch"):
         score(task, "tiny", [0], ["1ep"], ["forgetting"], CFG, Store(tmp_path), progress=False, dynamics_per_epoch=0)
     assert not any(tmp_path.iterdir())  # nothing was trained or stored
-    from diet.encoders import load_encoder
+    from diet.model.encoders import load_encoder
 
     with pytest.raises(DietError, match="many checkpoints"):
         score_examples(load_encoder("tiny", task.num_labels, 0).eval(), None, ["el2n", "variability"], CFG)
@@ -130,8 +130,8 @@ def test_step_zero_and_single_model_scoring_are_refused_before_any_training(task
 
 
 def test_record_pass_equals_one_example_at_a_time(task):
-    from diet.batching import collate, encode
-    from diet.encoders import load_encoder, load_tokenizer
+    from diet.model.batching import collate, encode
+    from diet.model.encoders import load_encoder, load_tokenizer
 
     data = encode(task.train, load_tokenizer("tiny"), CFG.max_length)
     model = load_encoder("tiny", task.num_labels, 0).eval()
@@ -181,7 +181,7 @@ def test_dynamics_scores_leave_the_scoring_runs_keys_alone(task, tmp_path):
 
 
 def _records_config(task, seed):
-    from diet.fingerprint import split_fingerprint
+    from diet.data.fingerprint import split_fingerprint
 
     return {"task": task.name, "train": split_fingerprint(task.train), "n_train": len(task.train), "model": "tiny",
             "train_config": CFG.key(), "checkpoints": [2, 3], "seed": seed}
@@ -217,8 +217,8 @@ def ctx(tmp_path_factory):
 
 
 def test_the_planner_lists_the_records_runs_ready(ctx):
-    from diet.plan import book_figures, make_plan
-    from diet.presets import PRESETS
+    from diet.grid.plan import book_figures, make_plan
+    from diet.paper.presets import PRESETS
 
     plan = make_plan(ctx, ["7"])
     ready = [j for j in plan.ready.values() if j.kind == "dynamics"]
@@ -261,7 +261,7 @@ def test_data_map_regions():
 
 
 def test_book_leaves_the_chapter_out_where_the_preset_has_no_dynamics():
-    from diet.book import NOTEBOOKS, SCALE, WHICH_SCORE, book_toc, chapters
+    from diet.book.build import NOTEBOOKS, SCALE, WHICH_SCORE, book_toc, chapters
 
     assert chapters("cpu") == NOTEBOOKS and WHICH_SCORE in NOTEBOOKS and SCALE in NOTEBOOKS
     assert chapters("smoke") == tuple(n for n in NOTEBOOKS if n != SCALE)  # the scale chapter compares the real-data presets only
@@ -276,7 +276,7 @@ def test_book_leaves_the_chapter_out_where_the_preset_has_no_dynamics():
 
 
 def test_command_line_scores_and_prunes_by_the_new_scores(tmp_path, capsys):
-    from diet.cli import main
+    from diet.cli.main import main
 
     tiny = ["--task", "ag_news", "--n-train", "24", "--n-test", "8", "--model", "tiny", "--epochs", "1", "--batch-size", "8", "--max-length", "32"]
     out = tmp_path / "scores"

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diet import claims as claims_module
-from diet import findings
-from diet.context import RANDOM
-from diet.evidence import INTERVAL_RULE, SEED_RULE, Evidence
-from diet.retraining import RUN
-from diet.store import Store
+from diet.paper import claims as claims_module
+from diet.paper import findings
+from diet.paper.context import RANDOM
+from diet.paper.evidence import INTERVAL_RULE, SEED_RULE, Evidence
+from diet.runs.retraining import RUN
+from diet.runs.store import Store
 
 from tests._predictions import LABELS, stored_runs
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import diet.executor
-from diet import experiments as ex
-from diet.cli import main
-from diet.executor import LocalPool, Report, run_plan
+import diet.grid.executor
+from diet.paper import experiments as ex
+from diet.cli.main import main
+from diet.grid.executor import LocalPool, Report, run_plan
 from tests._faults import KillWorker, Raise, sabotage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def test_a_worker_killed_mid_job_restarts_the_pool_and_the_rerun_finishes(tmp_pa
     marker = tmp_path / "killed-once"
     victims = sabotage(monkeypatch, lambda run: KillWorker(run, once=str(marker)))
     store, out = tmp_path / "store", io.StringIO()
-    report = run_plan(small_context(store), ["3"], LocalPool(store, diet.executor.local_slots(1, 1)), progress=False, out=out)
+    report = run_plan(small_context(store), ["3"], LocalPool(store, diet.grid.executor.local_slots(1, 1)), progress=False, out=out)
     assert marker.exists(), "the injected kill never ran"
     assert "a worker process died; restarting the pool (1/3)" in out.getvalue()
     assert not report.failed and report.blocked == 0
@@ -98,7 +98,7 @@ class DyingPool:
 def test_workers_that_keep_dying_stop_the_run_with_exit_1_and_the_reason(tmp_path, monkeypatch, capsys, refuse):
     """The driver's side of persistent deaths (a real worker's death and restart: the test above)."""
     DyingPool.made = []
-    monkeypatch.setattr(diet.executor, "LocalPool", type("LocalPool", (DyingPool,), {"refuse": refuse}))
+    monkeypatch.setattr(diet.grid.executor, "LocalPool", type("LocalPool", (DyingPool,), {"refuse": refuse}))
     assert main(["precompute", *SMALL, "--workers", "2", "--store", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert [line for line in err.splitlines() if "restarting" in line] == [
@@ -119,7 +119,7 @@ def ray_local():
 
 
 def test_a_raising_ray_job_is_listed_as_failed_and_the_others_finish(tmp_path, monkeypatch, ray_local):
-    from diet.executor import RayExecutor
+    from diet.grid.executor import RayExecutor
 
     victims = sabotage(monkeypatch, Raise)
     report = run_plan(small_context(tmp_path), ["3"], RayExecutor(tmp_path, num_cpus=1), progress=False)
@@ -137,7 +137,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_partial(tmp_path, workers):
     """SIGINT to the whole process group (what Ctrl-C sends) once the first run is stored: exit 130, no traceback,
     every entry whole and logged as done, no temporary file, no failure logged; the rerun computes only the rest."""
     store = tmp_path / "store"
-    cmd = [sys.executable, "-m", "diet.cli", "precompute", *SMALL, *workers, "--threads", "1", "--store", str(store)]
+    cmd = [sys.executable, "-m", "diet.cli.main", "precompute", *SMALL, *workers, "--threads", "1", "--store", str(store)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, "TQDM_DISABLE": "1"})
     deadline = time.monotonic() + 300
@@ -182,9 +182,9 @@ def recorded(monkeypatch):
         seen["executor"] = executor
         return Report()
 
-    monkeypatch.setattr(diet.executor, "LocalPool", type("LocalPool", (Recorder,), {}))
-    monkeypatch.setattr(diet.executor, "RayExecutor", type("RayExecutor", (Recorder,), {}))
-    monkeypatch.setattr(diet.executor, "run_plan", no_run)
+    monkeypatch.setattr(diet.grid.executor, "LocalPool", type("LocalPool", (Recorder,), {}))
+    monkeypatch.setattr(diet.grid.executor, "RayExecutor", type("RayExecutor", (Recorder,), {}))
+    monkeypatch.setattr(diet.grid.executor, "run_plan", no_run)
     return seen
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import diet.experiments as ex
+import diet.paper.experiments as ex
 from diet import DietError, load_task
-from diet.noise import detection, flip_labels
+from diet.data.noise import flip_labels
+from diet.paper.noise_detection import detection
 
 N_TRAIN, N_TEST = 48, 48
 SMALL = dict(n_train=N_TRAIN, n_test=N_TEST, seeds=[0], retrain_seeds=[0, 1], steps=["0", "1ep"], fractions=[0.5, 0.8],
@@ -167,7 +168,7 @@ def test_claims_from_saved_tables(ctx, tables):
     assert len(judged) >= len(accuracy) and (verdicts.loc[verdicts["low"].isna(), "verdict"] == "inconclusive").all()
     assert ((judged["low"] <= judged["difference"] + 1e-12) & (judged["difference"] <= judged["high"] + 1e-12)).all()
     no_steps = verdicts[verdicts["id"].isin(["1a", "1b", "2", "4a", "4c"])]
-    assert not no_steps["key"].str.contains(r"step \d|k = \d", regex=True).any()  # followed across sizes by diet.scale
+    assert not no_steps["key"].str.contains(r"step \d|k = \d", regex=True).any()  # followed across sizes by diet.paper.scale
     assert (verdicts.loc[verdicts["id"].isin(["3a", "3b"]), "key"] == verdicts.loc[verdicts["id"].isin(["3a", "3b"]), "setting"]).all()
 
 
@@ -285,7 +286,7 @@ def test_compute_cost_sums_the_stored_runs(ctx, tables):
 
 
 def test_noisy_labels_without_retraining_shows_detection_only(ctx, tables):
-    from diet import plots
+    from diet.plots import figures as plots
 
     detect_only = dataclasses.replace(ctx, preset=ctx.preset.with_overrides(noise_retrain=False))
     t = ex.noisy_labels(detect_only)
@@ -316,7 +317,7 @@ def test_compare_calls_runs_at_the_majority_rate_inconclusive():
 
 def test_forest_plot_has_one_row_per_compared_setting():
     """The summary's forest plot: a labelled row for each setting with a difference, claims 2 and 5a marked with their units."""
-    from diet.plots_claims import forest
+    from diet.plots.claims import forest
 
     rows = pd.DataFrame([
         {"id": "1a", "setting": "el2n, top 50%, step 0", "difference": -0.15, "spread": 0.02, "verdict": "holds"},

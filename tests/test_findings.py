@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from diet import findings
-from diet.context import FULL, RANDOM
+from diet.paper import findings
+from diet.paper.context import FULL, RANDOM
 
 
 def _timing(el2n_late, random=(0.80, 0.82)) -> pd.DataFrame:

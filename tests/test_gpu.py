@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from diet.batching import Encoded
-from diet.config import TrainConfig
+from diet.model.batching import Encoded
+from diet.model.config import TrainConfig
 from diet.errors import DietError
-from diet.grad_norms import per_example_grad_norms
-from diet.scores import score_examples
+from diet.scores.grad_norms import per_example_grad_norms
+from diet.scores.registry import score_examples
 from tests._tiny import tiny_batch, tiny_bert
 from tests.test_grad_norms import CASES, TOL, rel_err
 
@@ -87,7 +87,7 @@ def random_examples(seed: int, n: int, vocab: int = 100, num_labels: int = 4) ->
 
 
 def test_scores_bf16_rank_agreement() -> None:
-    """EL2N, head GraNd and full GraNd through diet.scores: CUDA float32 = CPU float32, bf16 ranks = float32's.
+    """EL2N, head GraNd and full GraNd through diet.scores.registry: CUDA float32 = CPU float32, bf16 ranks = float32's.
 
     init=0.1 gives logits with a spread (std ~0.4), so the ranks mean something."""
     names = ["el2n", "grand_head", "grand_full"]
@@ -113,9 +113,9 @@ def test_fine_tune_bf16_accuracy_matches_float32() -> None:
     0.820 (sd 0.012), so the difference of two 3-seed means has sd ~0.01 and 0.04 is 4 sd; both must
     learn (chance is 0.25), or an equal collapse would pass."""
     from diet import load_task, load_tokenizer
-    from diet.batching import encode
-    from diet.encoders import load_encoder, minilm_path
-    from diet.train import accuracy, fine_tune
+    from diet.model.batching import encode
+    from diet.model.encoders import load_encoder, minilm_path
+    from diet.model.train import accuracy, fine_tune
 
     try:
         minilm_path()

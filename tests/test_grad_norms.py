@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import RobertaConfig, RobertaForSequenceClassification
 
-from diet.grad_norms import METHODS, per_example_grad_norms
-from diet.grad_norms.layers import _outer_sum
+from diet.scores.grad_norms import METHODS, per_example_grad_norms
+from diet.scores.grad_norms.layers import _outer_sum
 from tests._tiny import tiny_batch, tiny_bert
 
-TOL = 1e-5  # relative; worst seen 5.1e-6 (float32 sums). diet.scoring tells users the methods agree to 1e-5 in these tests
+TOL = 1e-5  # relative; worst seen 5.1e-6 (float32 sums). diet.runs.scoring tells users the methods agree to 1e-5 in these tests
 
 # hidden, layers, heads, intermediate, num_labels, lengths (right-padded), sentence pairs
 CASES = [

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diet import experiments as ex
-from diet.cli import main
-from diet.executor import InProcess, run_plan
-from diet.job_locks import Claimed, claim
-from diet.plan import make_plan
+from diet.paper import experiments as ex
+from diet.cli.main import main
+from diet.grid.executor import InProcess, run_plan
+from diet.runs.locks import Claimed, claim
+from diet.grid.plan import make_plan
 from tests._faults import sabotage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,8 +97,8 @@ def test_ran_on_names_the_gpu_from_the_jobs_log(tmp_path):
     """The cost table's "ran on": the GPU names the jobs log recorded for a CUDA preset; the CPU and its precision otherwise."""
     from types import SimpleNamespace
 
-    from diet.config import TrainConfig
-    from diet.experiments import ran_on
+    from diet.model.config import TrainConfig
+    from diet.paper.experiments import ran_on
 
     (tmp_path / "jobs.jsonl").write_text('{"device": "NVIDIA H200"}\n{"device": "cpu"}\n\n{"status": "done"}\n')
     def ctx(train):
@@ -112,7 +112,7 @@ def test_ran_on_names_the_gpu_from_the_jobs_log(tmp_path):
 @pytest.mark.slow
 def test_ray_fills_a_small_plan_with_the_same_entries(tmp_path):
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'diet[ray]' (.ci/run installs it)")
-    from diet.executor import RayExecutor
+    from diet.grid.executor import RayExecutor
 
     run_plan(small_context(tmp_path / "seq"), ["3"], InProcess(tmp_path / "seq"), progress=False)
     try:
@@ -157,7 +157,7 @@ def test_a_failing_job_is_reported_the_others_finish_and_a_rerun_completes_it(tm
 @pytest.mark.slow
 def test_two_concurrent_precomputes_compute_every_job_once(tmp_path):
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    cmd = [sys.executable, "-m", "diet.cli", "precompute", *SMALL, "--retrain-seeds", "0", "1", "--store", str(tmp_path), "--threads", "1"]
+    cmd = [sys.executable, "-m", "diet.cli.main", "precompute", *SMALL, "--retrain-seeds", "0", "1", "--store", str(tmp_path), "--threads", "1"]
     procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
@@ -169,7 +169,7 @@ def test_two_concurrent_precomputes_compute_every_job_once(tmp_path):
 
 def test_a_claim_dies_with_its_process(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from diet.job_locks import claim\n"
+        "import sys, time; from pathlib import Path; from diet.runs.locks import claim\n"
         f"with claim(Path({str(tmp_path)!r}), 'retrain', 'abc'):\n    print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert holder.stdout.readline().strip() == "held"
@@ -189,7 +189,7 @@ def test_unknown_figure_is_refused(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_kill_9_of_driver_and_workers_loses_only_the_runs_in_flight(tmp_path):
-    cmd = [sys.executable, "-m", "diet.cli", "precompute", *SMALL, "--workers", "2", "--store", str(tmp_path)]
+    cmd = [sys.executable, "-m", "diet.cli.main", "precompute", *SMALL, "--workers", "2", "--store", str(tmp_path)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "TQDM_DISABLE": "1"})
     deadline = time.monotonic() + 600
@@ -221,7 +221,7 @@ def test_progress_counts_runs_a_new_plan_finds_stored():
     """Runs that only real scores reveal as already stored count as done, so the last line does not read 96/132."""
     import io
 
-    from diet.executor import Progress
+    from diet.grid.executor import Progress
 
     out = io.StringIO()
     bar = Progress(done=9, total=123, workers=2, enabled=True, out=out)

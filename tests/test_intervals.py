@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from diet.errors import DietError
-from diet.intervals import Interval, PairedBootstrap, paired_interval, runs_interval, verdict
+from diet.stats.intervals import Interval, PairedBootstrap, paired_interval, runs_interval, verdict
 
 SEEDS, N, REPLICATES = 3, 400, 2_000
 
@@ -57,7 +57,7 @@ def _simulations(logit_a, logit_b, seed_sd: float, sims: int, seed: int, per_tes
 @pytest.mark.parametrize("seed_sd, band", [(0.0, (0.95, 0.98)), (0.2, (0.93, 0.97))],
                          ids=["interaction only", "seed shift as large as the interaction"])
 def test_the_interval_covers_the_true_difference_95_percent_of_the_time(seed_sd, band):
-    """The claims of diet.intervals' docstring: slightly conservative when seeds differ only by interaction
+    """The claims of diet.stats.intervals' docstring: slightly conservative when seeds differ only by interaction
     noise (97.0% of 10,000 simulations), 94.5% with a real per-seed shift; 2,000 simulations here."""
     logit_a, logit_b = _population(changed=0.05, shift=-1.0)
     truth = _truth(logit_a, logit_b, seed_sd)

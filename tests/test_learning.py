@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from diet.batching import encode
-from diet.config import TrainConfig
-from diet.encoders import load_encoder, load_tokenizer
-from diet.tasks import load_task
-from diet.train import accuracy, fine_tune
+from diet.model.batching import encode
+from diet.model.config import TrainConfig
+from diet.model.encoders import load_encoder, load_tokenizer
+from diet.data.tasks import load_task
+from diet.model.train import accuracy, fine_tune
 
 # Each class has its own words; a sentence is six of its class's words in random order.
 WORDS = {

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diet.claims import CHANCE_MARGIN
-from diet.cli import main
-from diet.evidence import Evidence
-from diet.main_report import reading_lines, summarize
-from diet.store import Store
+from diet.paper.claims import CHANCE_MARGIN
+from diet.cli.main import main
+from diet.paper.evidence import Evidence
+from diet.paper.main_report import reading_lines, summarize
+from diet.runs.store import Store
 from tests._predictions import LABELS, stored_runs
 
 SMOKE = ["run", "--preset", "smoke", "--n-train", "80", "--n-test", "48"]

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diet.cli import main
+from diet.cli.main import main
 from diet.errors import DietError
-from diet.scores_table import ScoresTable
-from diet.steps import describe_step
-from diet.tasks import load_task
+from diet.scores.table import ScoresTable
+from diet.model.steps import describe_step
+from diet.data.tasks import load_task
 
 TINY = ["--task", "ag_news", "--n-train", "32", "--n-test", "16", "--model", "tiny", "--epochs", "1", "--batch-size", "8", "--max-length", "32"]
 
@@ -52,7 +52,7 @@ def test_offline_hub_load_fails_at_once_naming_the_mirror(monkeypatch, task, hub
 
 def test_unreachable_hub_fails_at_once(monkeypatch, hub_calls):
     """At once: one connection attempt with a short timeout, and `datasets` (with its retries) is never asked."""
-    from diet.named_tasks import HUB_TIMEOUT
+    from diet.data.named_tasks import HUB_TIMEOUT
 
     monkeypatch.delenv("DIET_DATA_DIR", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

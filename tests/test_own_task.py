@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diet.book import NOTEBOOKS, chapters, task_folder
-from diet.cli import main
-from diet.one_class import is_one_class, one_class_note
-from diet.presets import PRESETS
+from diet.book.build import NOTEBOOKS, chapters, task_folder
+from diet.cli.main import main
+from diet.stats.one_class import is_one_class, one_class_note
+from diet.paper.presets import PRESETS
 
 WORDS = ["apple", "river", "stone", "cloud", "paper", "window", "garden", "silver", "engine", "forest"]
 SIZES = {"model": "tiny", "n_train": 48, "n_test": 40, "seeds": [0, 1], "retrain_seeds": [0, 1], "fractions": [0.5, 0.8], "offsets": [0.0, 0.2]}
@@ -112,9 +112,9 @@ def test_first_look_book_of_an_own_task(tmp_path, monkeypatch, capsys):
 
 def summary_of_some_figures(tmp_path: Path, path: Path) -> None:
     """The summary notebook, run when one figure notebook has not: it names that one and checks the others' claims."""
-    import diet.experiments as ex
-    from diet.book import execute
-    from diet.context import repo_root
+    import diet.paper.experiments as ex
+    from diet.book.build import execute
+    from diet.paper.context import repo_root
 
     params = {"preset": "first-look", "task": str(path), "store": str(tmp_path / "store"), "task_options": {"label_names": ["common", "rare"]}, **SIZES}
     ctx = ex.run_context(**params)

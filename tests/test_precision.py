@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from diet import DietError, Store, TrainConfig, load_task, retrain, score
-from diet.batching import clear_encode_cache, encode, length_grouped_batches, shuffled_batches, training_batches
-from diet.cli import build_parser, train_config
-from diet.encoders import load_encoder, load_tokenizer
-from diet.presets import get_preset
-from diet.scores import score_examples
-from diet.train import fine_tune, make_optimizer
+from diet.model.batching import clear_encode_cache, encode, length_grouped_batches, shuffled_batches, training_batches
+from diet.cli.main import build_parser, train_config
+from diet.model.encoders import load_encoder, load_tokenizer
+from diet.paper.presets import get_preset
+from diet.scores.registry import score_examples
+from diet.model.train import fine_tune, make_optimizer
 
 CFG = TrainConfig(epochs=1, batch_size=8, lr=1e-3, max_length=32, device="cpu")
 BF16 = replace(CFG, dtype="bf16")
@@ -100,7 +100,7 @@ def test_cli_dtype_option():
 def test_autocast_runs_bf16_on_the_cpu(task):
     data = encode(task.train, load_tokenizer("tiny"), 32)
     model = load_encoder("tiny", task.num_labels, 0).eval()
-    from diet.batching import collate
+    from diet.model.batching import collate
 
     batch = collate(data, np.arange(8))
     with torch.no_grad():
@@ -210,7 +210,7 @@ def test_committed_tables_keep_their_key(name, cpu_only):
     import json
     from pathlib import Path
 
-    from diet.context import run_context
+    from diet.paper.context import run_context
 
     manifest = Path(__file__).resolve().parents[1] / "results" / "cpu" / name / "tables.json"
     committed = set(json.loads(manifest.read_text()).values())

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import diet
-from diet import experiments as ex
-from diet.cli import main
-from diet.plan import make_plan
-from diet.retraining import PREDICTIONS, RUN, retrain, stored_predictions
-from diet.store import DiskFullError, Store, read_parquet, write_parquet
+import diet.files
+from diet.paper import experiments as ex
+from diet.cli.main import main
+from diet.grid.plan import make_plan
+from diet.runs.retraining import PREDICTIONS, RUN, retrain, stored_predictions
+from diet.runs.store import Store
+from diet.files import DiskFullError, read_parquet, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = diet.TrainConfig(epochs=1, batch_size=8, max_length=24)
@@ -83,7 +84,7 @@ def test_a_full_disk_names_the_path_and_leaves_no_partial_entry(tmp_path, monkey
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(diet.store, "write_parquet", full)
+    monkeypatch.setattr(diet.files, "write_parquet", full)
     with pytest.raises(DiskFullError, match=r"no space left to write .*data\.parquet.*free space.*rerun"):
         store.save("retrain", {"seed": 0}, frame)
     assert not store.folder("retrain", {"seed": 0}).exists()  # no config.json without its data
@@ -98,7 +99,7 @@ def test_a_full_disk_names_the_path_and_leaves_no_partial_entry(tmp_path, monkey
 
 def test_precompute_on_a_full_disk_exits_2_with_the_fix_and_the_rerun_completes(tmp_path, capsys, monkeypatch):
     small = ["precompute", "--preset", "smoke", "--figures", "3", "--seeds", "0", "--retrain-seeds", "0", "--fractions", "0.5", "--store", str(tmp_path)]
-    real = diet.store.write_parquet
+    real = diet.files.write_parquet
     writes = []
 
     def fills_up(frame, path):
@@ -107,14 +108,14 @@ def test_precompute_on_a_full_disk_exits_2_with_the_fix_and_the_rerun_completes(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(frame, path)
 
-    monkeypatch.setattr(diet.store, "write_parquet", fills_up)
+    monkeypatch.setattr(diet.files, "write_parquet", fills_up)
     assert main(small) == 2
     err = capsys.readouterr().err
     assert "no space left to write" in err and "rerun the same command" in err and "Traceback" not in err
     stored = sorted(tmp_path.glob("*/*/data.parquet"))
     assert len(stored) == 2 and all(p.parent.joinpath("config.json").exists() for p in stored)
     assert all((p / "data.parquet").exists() for p in tmp_path.glob("*/*") if p.is_dir() and p.name != ".locks")
-    monkeypatch.setattr(diet.store, "write_parquet", real)
+    monkeypatch.setattr(diet.files, "write_parquet", real)
     assert main(small) == 0
     assert "computed" in capsys.readouterr().out and len(list(tmp_path.glob("*/*/data.parquet"))) > 2
 
@@ -141,7 +142,7 @@ def test_diet_train_on_a_really_full_filesystem_exits_2_and_completes_after_spac
     finally:
         os.close(fd)
     runs = small_disk / "runs"
-    command = [sys.executable, "-m", "diet.cli", "train", "--task", "ag_news", "--n-train", "32", "--n-test", "16", "--model", "tiny",
+    command = [sys.executable, "-m", "diet.cli.main", "train", "--task", "ag_news", "--n-train", "32", "--n-test", "16", "--model", "tiny",
                "--epochs", "1", "--batch-size", "8", "--max-length", "16", "--seeds", "0", "--store", str(runs)]
     full = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert full.returncode == 2, full.stderr

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from diet import DietError, select
-from diet.prune import class_fractions
+from diet.prune.select import class_fractions
 
 N = 200
 IDS = np.arange(1000, 1000 + N)

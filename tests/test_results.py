@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diet.book import LARGEST_CPU_FIRST, build_book, chapters
-from diet.claims import CLAIMS
-from diet.presets import PRESETS
-from diet.scale import SCALE_PRESETS
+from diet.book.build import LARGEST_CPU_FIRST, build_book, chapters
+from diet.paper.claims import CLAIMS
+from diet.paper.presets import PRESETS
+from diet.paper.scale import SCALE_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1] / "results"
 DEFAULT = LARGEST_CPU_FIRST[0]  # cpu-2k: what `diet book` renders once its store holds every run (it does)
@@ -23,7 +23,7 @@ STORED = [(preset, task) for preset in SCALE_PRESETS for task in PRESETS[preset]
 
 
 def test_diet_book_defaults_to_the_largest_complete_cpu_results(monkeypatch):
-    from diet.book import default_preset
+    from diet.book.build import default_preset
 
     monkeypatch.delenv("DIET_STORE", raising=False)
     name, why = default_preset()
@@ -84,7 +84,7 @@ def test_compact_parquet_reads_back_exactly(tmp_path):
     """write_parquet narrows float64 columns only where no value changes and read_parquet restores them: same values, same dtypes."""
     import pyarrow.parquet as pq
 
-    from diet.store import read_parquet, write_parquet
+    from diet.files import read_parquet, write_parquet
 
     rng = np.random.default_rng(0)
     n = 500
@@ -113,7 +113,7 @@ def test_compact_parquet_reads_back_exactly(tmp_path):
 
 def test_committed_entries_read_back_as_float64():
     """Every committed store entry reads through read_parquet with no float32 column left (scores stored narrowed)."""
-    from diet.store import read_parquet
+    from diet.files import read_parquet
 
     files = sorted(ROOT.glob("*/*/*/data.parquet"))
     assert len(files) > 600
@@ -128,10 +128,10 @@ def test_stored_results_are_complete_and_their_verdicts_reproduce(preset, task):
     """results/<preset> holds every run of that preset's book for each task (500 examples: cpu, 2,000: cpu-2k,
     up to 10,000: gpu), and its committed verdicts are what those runs give (figure tables recomputed read-only
     from the store, on the CPU, then claims() and verdict_summary())."""
-    from diet.claims import claims, verdict_summary
-    from diet.context import run_context
-    from diet.plan import make_plan
-    from diet.scale import stored_figure_tables
+    from diet.paper.claims import claims, verdict_summary
+    from diet.paper.context import run_context
+    from diet.grid.plan import make_plan
+    from diet.paper.scale import stored_figure_tables
 
     ctx = run_context(preset, task=task, store=str(ROOT / preset))
     plan = make_plan(ctx)

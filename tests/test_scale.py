@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import diet.experiments as ex
-from diet import plots_scale, scale
-from diet.store import MissingRunError
+import diet.paper.experiments as ex
+from diet.plots import scale as plots_scale
+from diet.paper import scale
+from diet.runs.store import MissingRunError
 
 SIZES = (24, 48)
 SETTINGS = dict(n_test=32, seeds=[0, 1], retrain_seeds=[0, 1], steps=["0", "1ep"], fractions=[0.5, 0.8], offsets=[0.0, 0.2])
@@ -55,7 +56,7 @@ def test_a_figure_with_a_missing_run_is_left_out_and_nothing_is_trained(filled, 
     store, oracle = filled
     copy = tmp_path / "store"
     shutil.copytree(store, copy)
-    from diet.fingerprint import ids_fingerprint
+    from diet.data.fingerprint import ids_fingerprint
 
     small = ex.run_context("smoke", n_train=SIZES[0], store=copy, **SETTINGS)
     skip = next(s for s in ex.offset_subsets(small) if s.meta["score"] == "el2n" and s.meta["offset"] == 0.2)  # in figure 4 only
@@ -124,8 +125,8 @@ def test_plot_has_a_panel_per_claim(filled):
 
 @pytest.mark.slow
 def test_the_scale_notebook_runs_on_two_sizes(filled, tmp_path):
-    from diet.book import execute
-    from diet.context import repo_root
+    from diet.book.build import execute
+    from diet.paper.context import repo_root
 
     store, _ = filled
     out = tmp_path / "08.ipynb"
@@ -139,7 +140,7 @@ def test_the_scale_notebook_runs_on_two_sizes(filled, tmp_path):
 
 
 def test_the_default_book_falls_back_while_the_larger_cpu_store_is_incomplete(tmp_path, monkeypatch):
-    from diet.book import LARGEST_CPU_FIRST, default_preset
+    from diet.book.build import LARGEST_CPU_FIRST, default_preset
 
     assert LARGEST_CPU_FIRST == ("cpu-2k", "cpu")
     monkeypatch.setenv("DIET_STORE", str(tmp_path / "empty"))  # every preset's store: nothing stored

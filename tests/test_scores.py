@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from diet import SCORES, DietError, TrainConfig, load_task, load_tokenizer
-from diet.batching import encode
-from diet.scores import head_outputs, score_examples
+from diet.model.batching import encode
+from diet.scores.registry import head_outputs, score_examples
 from tests._tiny import tiny_batch, tiny_bert
 
 CFG = TrainConfig(device="cpu", eval_batch_size=4, batch_size=3)

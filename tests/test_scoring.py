@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import diet.scoring
+import diet.runs.scoring
 from diet import DietError, ScoresTable, Store, TrainConfig, load_task, retrain, score
-from diet.steps import resolve_steps
+from diet.model.steps import resolve_steps
 
 CFG = TrainConfig(epochs=1, batch_size=8, lr=1e-3, max_length=32, device="cpu")
 SCORES = ["el2n", "grand_head", "grand_full", "loss"]
@@ -41,7 +41,7 @@ def test_scores_change_during_training_and_mean_averages_runs(task, tmp_path):
 
 def test_resume_after_interruption_gives_the_same_results(task, tmp_path, monkeypatch):
     clean = score(task, "tiny", [0, 1], ["1ep"], ["el2n"], CFG, Store(tmp_path / "clean"), progress=False)
-    real_run, calls = diet.scoring.score_run, []
+    real_run, calls = diet.runs.scoring.score_run, []
 
     def dies_on_second_seed(task, model, seed, *args, **kwargs):
         calls.append(seed)
@@ -49,10 +49,10 @@ def test_resume_after_interruption_gives_the_same_results(task, tmp_path, monkey
             raise KeyboardInterrupt
         return real_run(task, model, seed, *args, **kwargs)
 
-    monkeypatch.setattr(diet.scoring, "score_run", dies_on_second_seed)
+    monkeypatch.setattr(diet.runs.scoring, "score_run", dies_on_second_seed)
     with pytest.raises(KeyboardInterrupt):
         score(task, "tiny", [0, 1], ["1ep"], ["el2n"], CFG, Store(tmp_path / "resumed"), progress=False)
-    monkeypatch.setattr(diet.scoring, "score_run", lambda *a, **k: (calls.append(a[2]), real_run(*a, **k))[1])
+    monkeypatch.setattr(diet.runs.scoring, "score_run", lambda *a, **k: (calls.append(a[2]), real_run(*a, **k))[1])
     resumed = score(task, "tiny", [0, 1], ["1ep"], ["el2n"], CFG, Store(tmp_path / "resumed"), progress=False)
     assert calls == [0, 1, 1]  # seed 0 was not redone
     pd.testing.assert_frame_equal(clean.frame.drop(columns="seconds"), resumed.frame.drop(columns="seconds"))
@@ -61,7 +61,7 @@ def test_resume_after_interruption_gives_the_same_results(task, tmp_path, monkey
 def test_retrain_resumes_per_seed(task, tmp_path, monkeypatch):
     store = Store(tmp_path)
     first = retrain(task, "tiny", None, [0], CFG, store, progress=False)
-    module = importlib.import_module("diet.retraining")
+    module = importlib.import_module("diet.runs.retraining")
     monkeypatch.setattr(module.RetrainRun, "__call__", lambda self: pytest.fail("seed 0 was recomputed"))
     again = retrain(task, "tiny", None, [0], CFG, store, progress=False)
     pd.testing.assert_frame_equal(first, again)

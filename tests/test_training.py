@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-import diet.train
-from diet.batching import Encoded
-from diet.config import TrainConfig
-from diet.grad_norms import METHODS, per_example_grad_norms
-from diet.grad_norms.vmap import vmap_grad_norms
-from diet.train import fine_tune, make_optimizer, total_steps
+import diet.model.train
+from diet.model.batching import Encoded
+from diet.model.config import TrainConfig
+from diet.scores.grad_norms import METHODS, per_example_grad_norms
+from diet.scores.grad_norms.vmap import vmap_grad_norms
+from diet.model.train import fine_tune, make_optimizer, total_steps
 from tests._tiny import VOCAB, tiny_batch, tiny_bert
 
 # 40 examples in batches of 4: 10 updates an epoch, 20 in all; warm-up 20% = the first 4 updates.
@@ -53,14 +53,14 @@ def expected_lrs(cfg: TrainConfig, steps: int) -> list[float]:
 def recorded_lrs(monkeypatch, cfg: TrainConfig, **kwargs) -> list[list[float]]:
     """The learning rate of each parameter group at every update `fine_tune` makes."""
     lrs = []
-    real = diet.train.make_optimizer
+    real = diet.model.train.make_optimizer
 
     def recording(net, config, steps):
         optimizer, schedule = real(net, config, steps)
         optimizer.register_step_pre_hook(lambda opt, args, kw: lrs.append([g["lr"] for g in opt.param_groups]))
         return optimizer, schedule
 
-    monkeypatch.setattr(diet.train, "make_optimizer", recording)
+    monkeypatch.setattr(diet.model.train, "make_optimizer", recording)
     fine_tune(model(), toy_data(), cfg, seed=0, progress=False, **kwargs)
     return lrs
 

@@ -1,0 +1,1 @@
+"""The Jupyter Book build."""

@@ -1,0 +1,1 @@
+"""The `diet` command line."""

@@ -1,0 +1,112 @@
+"""The paper's tasks and SST-2: read from a local mirror when DIET_DATA_DIR names one, else from the hub."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from diet.errors import DietError
+from diet.data.mirror import read_rows, verified
+from diet.data.task import Task, make_split, register_task
+
+AG_NEWS_LABELS = ("World", "Sports", "Business", "Sci/Tech")
+SST2_LABELS = ("negative", "positive")
+MNLI_LABELS = ("entailment", "neutral", "contradiction")
+
+
+@register_task("ag_news")
+def ag_news(root: Path | None) -> Task:
+    """AG News topics. Mirror: the 10k train sample (descriptions) minus test overlaps; official test."""
+    if root is None:
+        return _from_hub("ag_news", None, "text", None, "train", "test", AG_NEWS_LABELS)
+    test_rows = read_rows(verified(root, "ag_news/test.csv"), ",", quoted=True)
+    test_text = [row[2] for row in test_rows]
+    test_labels = [int(row[0]) - 1 for row in test_rows]
+    seen = set(test_text)
+    index = {name: i for i, name in enumerate(AG_NEWS_LABELS)}
+    ids, text, labels = [], [], []
+    for i, row in enumerate(read_rows(verified(root, "ag_news/train_sample_10k.tsv"), "\t", quoted=False)):
+        description, label_name = row[0], row[1].strip()
+        if label_name not in index:
+            raise DietError(f"ag_news mirror row {i} has label {label_name!r}, expected one of {AG_NEWS_LABELS}")
+        if description in seen:
+            continue
+        ids.append(i)
+        text.append(description)
+        labels.append(index[label_name])
+    return Task(
+        "ag_news",
+        make_split(text, labels, ids=ids),
+        make_split(test_text, test_labels),
+        AG_NEWS_LABELS,
+        f"local mirror (DIET_DATA_DIR): train = 10k sample minus {10_001 - len(ids)} test overlaps; test = official 7,600",
+    )
+
+
+@register_task("sst2")
+def sst2(root: Path | None) -> Task:
+    """GLUE SST-2 sentiment. Test = the dev split (GLUE keeps test labels private)."""
+    if root is None:
+        return _from_hub("glue", "sst2", "sentence", None, "train", "validation", SST2_LABELS)
+    splits = []
+    for name in ("train", "dev"):
+        rows = read_rows(verified(root, f"sst2/{name}.tsv"), "\t", quoted=False)[1:]
+        splits.append(make_split([r[0].strip() for r in rows], [int(r[1]) for r in rows]))
+    return Task("sst2", splits[0], splits[1], SST2_LABELS, "local mirror (DIET_DATA_DIR): GLUE train; dev as test")
+
+
+@register_task("mnli")
+def mnli(root: Path | None) -> Task:
+    """MultiNLI sentence pairs. Mirror: 1,000-pair SAMPLES (matched as train, mismatched as test)."""
+    if root is None:
+        return _from_hub("glue", "mnli", "premise", "hypothesis", "train", "validation_matched", MNLI_LABELS)
+    index = {name: i for i, name in enumerate(MNLI_LABELS)}
+    splits = []
+    for name in ("matched_1000", "mismatched_1000"):
+        rows = read_rows(verified(root, f"mnli_sample/{name}.tsv"), "\t", quoted=False)
+        splits.append(make_split([r[1] for r in rows], [index[r[0]] for r in rows], text_pair=[r[2] for r in rows]))
+    return Task("mnli", splits[0], splits[1], MNLI_LABELS, "local mirror (DIET_DATA_DIR): 1,000-pair samples, matched as train, mismatched as test (a sample, not the official splits)")
+
+
+OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+HUB_TIMEOUT = 3.0  # seconds to wait for the hub before saying it cannot be reached
+
+
+def hub_unavailable() -> str | None:
+    """Why the Hugging Face hub cannot serve a dataset now (offline mode set, or no answer within
+    HUB_TIMEOUT seconds), or None when it answered; asked before `datasets`, which retries for tens of seconds."""
+    for name in OFFLINE_ENV:
+        if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on"):
+            return f"{name} is set"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_TIMEOUT)
+    except urllib.error.HTTPError:
+        return None  # it answered, if only with an error status: the hub is there
+    except (OSError, ValueError) as error:  # URLError, timeouts, refused connections, a malformed endpoint
+        return f"{endpoint} cannot be reached ({getattr(error, 'reason', error)})"
+    return None
+
+
+def _from_hub(path, config, text_col, pair_col, train_name, test_name, label_names) -> Task:
+    hub_name = f"{path}{'/' + config if config else ''}"
+    why = hub_unavailable()
+    if why:
+        raise DietError(f"cannot load {hub_name} from the Hugging Face hub: {why}. Set DIET_DATA_DIR to a local mirror of the datasets, such as ../shared/data")
+    try:
+        import datasets
+
+        data = datasets.load_dataset(path, config)
+    except Exception as error:  # the hub is unreachable, or datasets is missing
+        raise DietError(
+            f"could not load {hub_name} from the Hugging Face hub ({type(error).__name__}: {error}). "
+            "Offline? Set DIET_DATA_DIR to a local mirror such as ../shared/data"
+        ) from error
+    splits = []
+    for name in (train_name, test_name):
+        part = data[name]
+        splits.append(make_split(part[text_col], part["label"], text_pair=part[pair_col] if pair_col else None))
+    label = f"{path}/{config}" if config else path
+    return Task(config or path, splits[0], splits[1], tuple(label_names), f"hub {label}")

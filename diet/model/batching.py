@@ -1,0 +1,125 @@
+"""Tokenised splits and batches with dynamic padding; length-sorted order for inference, length-grouped
+random batches for training."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from diet.data.fingerprint import split_fingerprint
+from diet.data.splits import Split
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A tokenised split: one list of token ids per example (no padding yet)."""
+
+    input_ids: list[list[int]]
+    token_type_ids: list[list[int]]
+    labels: np.ndarray
+    ids: np.ndarray
+    pad_id: int
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(x) for x in self.input_ids), dtype=np.int64, count=len(self))
+
+
+_ENCODE_CACHE: OrderedDict[tuple, Encoded] = OrderedDict()
+ENCODE_CACHE_SIZE = 16  # splits kept per process: a task's test split and the last few training subsets
+
+
+def encode(split: Split, tokenizer, max_length: int) -> Encoded:
+    """Tokenise a split, truncating to max_length; once per process for the same split content,
+    tokenizer and max_length (the last ENCODE_CACHE_SIZE are kept). Encoded is frozen and never
+    changed in place, so runs can share it."""
+    key = (split_fingerprint(split), type(tokenizer).__name__, getattr(tokenizer, "name_or_path", ""), len(tokenizer), max_length)
+    if key in _ENCODE_CACHE:
+        _ENCODE_CACHE.move_to_end(key)
+        return _ENCODE_CACHE[key]
+    encoded = _tokenise(split, tokenizer, max_length)
+    _ENCODE_CACHE[key] = encoded
+    while len(_ENCODE_CACHE) > ENCODE_CACHE_SIZE:
+        _ENCODE_CACHE.popitem(last=False)
+    return encoded
+
+
+def clear_encode_cache() -> None:
+    _ENCODE_CACHE.clear()
+
+
+def _tokenise(split: Split, tokenizer, max_length: int) -> Encoded:
+    out = tokenizer(
+        list(split.text),
+        list(split.text_pair) if split.text_pair is not None else None,
+        truncation=True,
+        max_length=max_length,
+        return_token_type_ids=True,
+        return_attention_mask=False,
+    )
+    return Encoded(out["input_ids"], out["token_type_ids"], split.labels, split.ids, tokenizer.pad_token_id or 0)
+
+
+def collate(data: Encoded, positions: np.ndarray, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """A padded batch (right padding) of the examples at `positions`."""
+    width = max(len(data.input_ids[i]) for i in positions)
+    ids = torch.full((len(positions), width), data.pad_id, dtype=torch.long)
+    types = torch.zeros((len(positions), width), dtype=torch.long)
+    mask = torch.zeros((len(positions), width), dtype=torch.long)
+    for row, i in enumerate(positions):
+        n = len(data.input_ids[i])
+        ids[row, :n] = torch.tensor(data.input_ids[i])
+        types[row, :n] = torch.tensor(data.token_type_ids[i])
+        mask[row, :n] = 1
+    batch = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "labels": torch.as_tensor(data.labels[positions])}
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[np.ndarray]:
+    """Positions of one epoch in seeded random order, in batches."""
+    order = torch.randperm(n, generator=generator).numpy()
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, generator: torch.Generator, chunk: int) -> list[np.ndarray]:
+    """Positions of one epoch in batches of similar length, still seeded and random at the batch level.
+
+    The examples are shuffled, cut into runs of `chunk` batches (chunk * batch_size examples),
+    each run is sorted by length (stable, so equal lengths keep their random order) and cut into
+    batches, and the order of all batches is shuffled. Every example appears once per epoch, and
+    there are as many batches as in `shuffled_batches` (only the last run may end in a short one).
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk is a number of batches, at least 1; got {chunk}")
+    lengths = np.asarray(lengths)
+    order = torch.randperm(len(lengths), generator=generator).numpy()
+    span = chunk * batch_size
+    batches = []
+    for start in range(0, len(order), span):
+        run = order[start : start + span]
+        run = run[np.argsort(lengths[run], kind="stable")]
+        batches.extend(run[i : i + batch_size] for i in range(0, len(run), batch_size))
+    shuffle = torch.randperm(len(batches), generator=generator).numpy()
+    return [batches[i] for i in shuffle]
+
+
+def training_batches(data: Encoded, batch_size: int, generator: torch.Generator, length_chunk: int = 0) -> Iterator[np.ndarray]:
+    """One epoch of training batches: a plain shuffle (length_chunk 0) or length-grouped ones."""
+    if length_chunk:
+        yield from length_grouped_batches(data.lengths, batch_size, generator, length_chunk)
+    else:
+        yield from shuffled_batches(len(data), batch_size, generator)
+
+
+def length_sorted_batches(data: Encoded, batch_size: int) -> list[np.ndarray]:
+    """Batches of similar length (little padding) for inference; results go back by position."""
+    order = np.argsort(data.lengths, kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]

@@ -1,0 +1,1 @@
+"""The paper's experiments: presets, the run context, figures, claims, findings, scale, the main job."""

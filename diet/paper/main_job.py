@@ -1,0 +1,132 @@
+"""The main job: score once, then retrain on each selection at one kept fraction and record its class mix.
+
+Selections, all of `keep` of the training set but full data: full data; random (a new draw per
+seed); the top-k by each of the preset's timing scores; and, for the first of those scores, the
+top-k taken within each class and the top-k after skipping the top `offset` (ranks
+[offset, offset + keep), the fixed window).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from diet.paper.context import FULL, RANDOM
+from diet.errors import DietError
+from diet.paper.presets import Preset
+from diet.prune.select import check_fractions, class_fractions, select
+from diet.paper.evidence import Evidence
+from diet.runs.retraining import RUN, retrain
+from diet.scores.table import ScoresTable
+from diet.runs.scoring import score
+from diet.progress import Stage
+from diet.runs.store import Store
+from diet.data.tasks import load_task
+from diet.data.task import Task
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A named training subset: its kind (full, random, top, per class, skip top), its score, its ids per retraining seed (None = all)."""
+
+    name: str
+    kind: str
+    score: str
+    ids: dict[int, np.ndarray | None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    accuracies: pd.DataFrame  # selection, kind, score, seed, accuracy, n_train, tv_distance, seconds, run (its store entry)
+    class_mix: pd.DataFrame  # selection, seed, label, class_name, fraction, train_fraction
+    scores: ScoresTable
+    scores_folder: Path
+    seconds: dict[str, float]
+    majority: float  # share of the test set's most frequent class: the accuracy of a one-class model
+    task: Task
+    store: Store  # the finished runs, with their test predictions
+
+    def evidence(self) -> Evidence:
+        """The test predictions behind the accuracies, for their 95% intervals (`diet.paper.evidence`)."""
+        return Evidence.of(self.store, self.task.test.labels, [self.accuracies])
+
+
+def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: float, seeds) -> list[Selection]:
+    """Full data, random, top-`keep` by each score, and for scores[0] also per class and after skipping the top `offset`."""
+    check_fractions(keep, offset, "fixed")
+    if not 0 < keep < 1:
+        raise DietError(f"keep is the fraction the selections keep, strictly between 0 and 1, got {keep}")
+    if not offset > 0:
+        raise DietError(f"offset is the top fraction skipped before keeping {keep:.0%}; it must be above 0, got {offset}")
+    labels, seeds = table.labels(), [int(s) for s in seeds]
+    every = pd.Series(0.0, index=labels.index)
+    same = lambda ids: {seed: ids for seed in seeds}
+    out = [Selection(FULL, "full", "", same(None)),
+           Selection(f"{RANDOM} {keep:.0%}", "random", "", {seed: select(every, keep, order="random", seed=seed) for seed in seeds})]
+    out += [Selection(f"{name} top {keep:.0%}", "top", name, same(select(table.mean(name), keep))) for name in scores]
+    first = table.mean(scores[0])
+    out += [
+        Selection(f"{scores[0]} top {keep:.0%} per class", "per class", scores[0], same(select(first, keep, labels=labels, balanced=True))),
+        Selection(f"{scores[0]} ranks {offset * 100:.0f}-{(offset + keep) * 100:.0f}%", "skip top", scores[0], same(select(first, keep, offset=offset, window="fixed"))),
+    ]
+    return out
+
+
+def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float = 0.2, progress: bool = True, stream=None) -> RunResult:
+    """Scores at preset.final_step (one run per preset.score_seeds), then test accuracy of each
+    `main_selections` subset per preset.retrain_seeds. Progress goes to `stream` (stderr), one
+    stage at a time (`diet.progress.Stage`); finished runs are stored under out/store and reloaded."""
+    out, stream = Path(out), stream or sys.stderr
+    check_fractions(keep, offset, "fixed")
+    if preset.model == "tiny":  # as diet.paper.context.run_context: its small matrices run slower split over threads
+        torch.set_num_threads(1)
+    store = Store(out / "store")
+    task = load_task(preset.task, preset.n_train, preset.n_test, preset.data_seed)
+    if progress:
+        print(f"data: {task.describe()}", file=stream, flush=True)
+    names = list(preset.timing_scores)
+    with Stage(f"scoring ({', '.join(names)} at {preset.final_step})", len(preset.score_seeds), "fine-tuning runs", stream, enabled=progress) as stage:
+        for seed in preset.score_seeds:  # one at a time for the progress line; the call below loads them
+            score(task, preset.model, [seed], [preset.final_step], names, preset.train, store, preset.grand_method, progress=False)
+            stage.advance()
+    table = score(task, preset.model, preset.score_seeds, [preset.final_step], names, preset.train, store, preset.grand_method, progress=False)
+    folder = table.save(out / "scores")
+    selections = main_selections(table, names, keep, offset, preset.retrain_seeds)
+    sizes = [len(task.train) if ids is None else len(ids) for s in selections for ids in s.ids.values()]
+    rows = []
+    seeds = f"{len(preset.retrain_seeds)} seed{'s' if len(preset.retrain_seeds) > 1 else ''}"
+    with Stage(f"retraining ({len(selections)} selections x {seeds})", len(sizes), "runs", stream,
+               enabled=progress, total_weight=sum(sizes)) as retraining:
+        for s in selections:
+            for seed, ids in s.ids.items():
+                acc = retrain(task, preset.model, ids, [seed], preset.train, store, progress=False, label=s.name)
+                rows.append(acc.assign(selection=s.name, kind=s.kind, score=s.score))
+                retraining.advance(len(task.train) if ids is None else len(ids))
+    accuracies = pd.concat(rows, ignore_index=True)
+    mix = class_mix(task, selections)
+    tv = mix.drop_duplicates(["selection", "seed"]).set_index(["selection", "seed"])["tv_distance"]
+    accuracies["tv_distance"] = [tv[(s, seed)] for s, seed in zip(accuracies["selection"], accuracies["seed"])]
+    columns = ["selection", "kind", "score", "seed", "accuracy", "n_train", "tv_distance", "seconds", RUN]
+    seconds = {"scoring": stage.close(), "retraining": retraining.close()}
+    majority = float(np.bincount(task.test.labels, minlength=task.num_labels).max() / len(task.test))
+    return RunResult(accuracies[columns], mix.drop(columns="tv_distance"), table, folder, seconds, majority, task, store)
+
+
+def class_mix(task: Task, selections: list[Selection]) -> pd.DataFrame:
+    """Class shares of each selection per seed, the training set's, and their total variation distance."""
+    labels = pd.Series(task.train.labels, index=task.train.ids)
+    k = task.num_labels
+    base = class_fractions(labels.index.to_numpy(), labels, k)
+    rows = []
+    for s in selections:
+        for seed, ids in s.ids.items():
+            share = base if ids is None else class_fractions(ids, labels, k)
+            tv = 0.5 * float(np.abs(share - base).sum())
+            rows += [{"selection": s.name, "seed": seed, "label": c, "class_name": task.label_names[c], "fraction": share[c],
+                      "train_fraction": base[c], "tv_distance": tv} for c in range(k)]
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""Stored jobs: the store, locks, and the scoring, retraining and dynamics runs."""

@@ -1,0 +1,137 @@
+"""Training-dynamics records: every training example's gold-label probability, predicted label and margin
+at dense checkpoints of a fine-tuning run, one eval-mode forward pass per checkpoint (the cost of EL2N).
+
+A records run is its own stored kind ("dynamics"), keyed by the task, model, seed, fine-tuning config
+and checkpoint steps; the scores built from it (diet.scores.dynamics) go through diet.score like any
+other, so scoring runs of the other scores keep their keys.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from diet.model.batching import Encoded, collate, encode, length_sorted_batches
+from diet.model.config import TrainConfig
+from diet.model.encoders import load_encoder, load_tokenizer
+from diet.errors import DietError
+from diet.data.fingerprint import split_fingerprint
+from diet.model.steps import steps_per_epoch
+from diet.runs.store import Store
+from diet.data.task import Task
+from diet.model.train import fine_tune
+
+KIND = "dynamics"
+
+
+def checkpoint_steps(steps, per_epoch: int, per_epoch_checkpoints: int) -> list[int]:
+    """`per_epoch_checkpoints` checkpoints per epoch (at k / per_epoch_checkpoints epochs, to the nearest
+    update, halves up) up to the last of `steps`, with every step of `steps` after 0 added; never update 0."""
+    if isinstance(per_epoch_checkpoints, bool) or not isinstance(per_epoch_checkpoints, (int, np.integer)) or per_epoch_checkpoints < 1:
+        raise DietError(f"dynamics_per_epoch is the number of checkpoints per epoch, a whole number >= 1; got {per_epoch_checkpoints!r}")
+    steps = [int(s) for s in steps]
+    last, d = max(steps), int(per_epoch_checkpoints)
+    if last < 1:
+        raise DietError("training-dynamics records need training: ask for their scores at a step after 0 (e.g. 1ep)")
+    grid = {(2 * k * per_epoch + d) // (2 * d) for k in range(1, last * d // max(1, per_epoch) + 2)}
+    return sorted({s for s in grid if 1 <= s <= last} | {s for s in steps if s > 0})
+
+
+@torch.no_grad()
+def record_pass(model: torch.nn.Module, data: Encoded, cfg: TrainConfig) -> dict[str, np.ndarray]:
+    """Gold-label probability, predicted label and margin (gold logit - largest other) of every example, in eval mode."""
+    if model.training:
+        raise DietError("training-dynamics records are taken in eval mode (no dropout): call model.eval() first")
+    device = cfg.torch_device()
+    out = {"gold_prob": np.empty(len(data)), "predicted": np.empty(len(data), dtype=np.int64), "margin": np.empty(len(data))}
+    for positions in length_sorted_batches(data, cfg.eval_batch_size):
+        batch = collate(data, positions, device)
+        labels = batch.pop("labels")[:, None]
+        with cfg.autocast():
+            logits = model(**batch).logits.float()
+        others = logits.scatter(1, labels, float("-inf"))
+        out["gold_prob"][positions] = logits.softmax(-1).gather(1, labels)[:, 0].double().cpu().numpy()
+        out["predicted"][positions] = logits.argmax(-1).cpu().numpy()
+        out["margin"][positions] = (logits.gather(1, labels)[:, 0] - others.max(-1).values).double().cpu().numpy()
+    return out
+
+
+def record_run(task: Task, model_name: str, seed: int, checkpoints: list[int], cfg: TrainConfig, progress: bool = False) -> pd.DataFrame:
+    """Fine-tune with `seed` up to the last checkpoint, recording every training example at each checkpoint.
+
+    Columns: example_id, label, run, step, epoch, gold_prob, predicted, margin, seconds (of that
+    checkpoint's pass), train_seconds (the run's fine-tuning, the passes left out).
+    """
+    if task.num_labels < 2:
+        raise DietError(f"margins need at least 2 classes; {task.name} has {task.num_labels}")
+    data = encode(task.train, load_tokenizer(model_name), cfg.max_length)
+    model = load_encoder(model_name, task.num_labels, seed)
+    per_epoch = steps_per_epoch(len(data), cfg.batch_size)
+    rows, passes = [], []
+
+    def record(net, step: int) -> None:
+        started = time.perf_counter()
+        values = record_pass(net, data, cfg)
+        passes.append(time.perf_counter() - started)
+        rows.append(pd.DataFrame({"example_id": data.ids, "label": data.labels, "run": np.int64(seed), "step": np.int64(step),
+                                  "epoch": step / per_epoch, **values, "seconds": passes[-1]}))
+
+    started = time.perf_counter()
+    fine_tune(model, data, cfg, seed, callbacks={s: record for s in checkpoints}, stop_after=max(checkpoints), progress=progress, desc=f"dynamics {seed}")
+    train_seconds = time.perf_counter() - started - sum(passes)
+    return pd.concat(rows, ignore_index=True).assign(train_seconds=train_seconds)
+
+
+@dataclass(frozen=True)
+class DynamicsRun:
+    """One records run as a picklable job: fine-tune with `seed`, record every example at `checkpoints`."""
+
+    task: Task
+    model: str
+    seed: int
+    checkpoints: tuple[int, ...]
+    cfg: TrainConfig
+    progress: bool = False
+
+    def __call__(self) -> pd.DataFrame:
+        return record_run(self.task, self.model, self.seed, list(self.checkpoints), self.cfg, self.progress)
+
+    def placeholder(self, variant: int) -> pd.DataFrame:
+        """Random records of the right shape (for planning which runs follow from these scores)."""
+        split, per_epoch = self.task.train, steps_per_epoch(len(self.task.train), self.cfg.batch_size)
+        rng = np.random.default_rng([variant, self.seed, len(split)])
+        n = len(split)
+        return pd.concat([
+            pd.DataFrame({"example_id": split.ids, "label": split.labels, "run": np.int64(self.seed), "step": np.int64(step),
+                          "epoch": step / per_epoch, "gold_prob": rng.random(n), "predicted": rng.integers(0, self.task.num_labels, n),
+                          "margin": rng.normal(size=n), "seconds": 0.0, "train_seconds": 0.0})
+            for step in self.checkpoints
+        ], ignore_index=True)
+
+
+def records(task: Task, model: str, seeds, steps: list[int], cfg: TrainConfig, store: Store, per_epoch_checkpoints: int = 8,
+            progress: bool = False) -> pd.DataFrame:
+    """The records of every seed at the checkpoints up to max(steps) (`checkpoint_steps`); stored runs are reloaded."""
+    checkpoints = checkpoint_steps(steps, steps_per_epoch(len(task.train), cfg.batch_size), per_epoch_checkpoints)
+    base = {"task": task.name, "train": split_fingerprint(task.train), "n_train": len(task.train), "model": model,
+            "train_config": cfg.key(), "checkpoints": checkpoints}
+    frames = []
+    for seed in seeds:
+        job = DynamicsRun(task, model, int(seed), tuple(checkpoints), cfg, progress)
+        frames.append(store.load_or_compute(KIND, {**base, "seed": int(seed)}, job, job.placeholder))
+    return pd.concat(frames, ignore_index=True)
+
+
+def dynamics_scores(task: Task, model: str, seeds, steps: list[int], names: list[str], cfg: TrainConfig, store: Store,
+                    per_epoch_checkpoints: int = 8, progress: bool = False) -> pd.DataFrame:
+    """The named dynamics scores of every run at each step (from its checkpoints up to that step), in ScoresTable form."""
+    from diet.scores.dynamics import scores_from_records
+
+    if min(steps) < 1:
+        raise DietError(f"{', '.join(names)} summarize training up to a step, and step 0 comes before any: "
+                        "ask for them at later steps (e.g. --steps 1ep), apart from scores at step 0")
+    return scores_from_records(records(task, model, seeds, steps, cfg, store, per_epoch_checkpoints, progress), names, steps)
