@@ -225,7 +225,7 @@ def seconds_per_work(finished, model: str | None = None) -> float:
 
 def _work(run) -> float:
     from diet.runs.dynamics import DynamicsRun
-    from diet.paper.experiments import PredictionsRun
+    from diet.runs.predictions import PredictionsRun
     from diet.runs.retraining import RetrainRun
     from diet.runs.scoring import ScoringRun
     from diet.model.steps import steps_per_epoch

@@ -33,6 +33,7 @@ from diet.data.fingerprint import split_fingerprint
 from diet.runs.retraining import RUN
 from diet.data.noise import flip_labels
 from diet.paper.noise_detection import detection, precision_interval
+from diet.runs.predictions import PredictionsRun
 from diet.prune.select import class_fractions, select
 from diet.scores.table import ScoresTable
 from diet.data.task import Task
@@ -265,31 +266,6 @@ def predictions(ctx: Context) -> pd.Series:
     job = PredictionsRun(ctx.task, p.model, seed, step, p.train, ctx.progress)
     frame = ctx.store.load_or_compute("train_predictions", config, job, job.placeholder)
     return frame.set_index("example_id")["predicted"]
-
-
-@dataclass(frozen=True)
-class PredictionsRun:
-    """A picklable job: fine-tune with `seed` for `step` updates, predict every training example."""
-
-    task: Task
-    model: str
-    seed: int
-    step: int
-    cfg: TrainConfig
-    progress: bool = False
-
-    def __call__(self) -> pd.DataFrame:
-        from diet.model.batching import encode
-        from diet.model.encoders import load_encoder, load_tokenizer
-        from diet.model.train import fine_tune, predict
-
-        data = encode(self.task.train, load_tokenizer(self.model), self.cfg.max_length)
-        model = load_encoder(self.model, self.task.num_labels, self.seed)
-        fine_tune(model, data, self.cfg, self.seed, stop_after=self.step, progress=self.progress)
-        return pd.DataFrame({"example_id": data.ids, "predicted": predict(model, data, self.cfg)})
-
-    def placeholder(self, variant: int) -> pd.DataFrame:
-        return pd.DataFrame({"example_id": self.task.train.ids, "predicted": self.task.train.labels})
 
 
 def top_examples(ctx: Context, n: int = 10, scores=None) -> pd.DataFrame:
