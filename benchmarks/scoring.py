@@ -182,7 +182,8 @@ def real_text(model: nn.Module, args: argparse.Namespace) -> list[Result]:
     """EL2N through diet's scorer (length-bucketed batches) against bare inference, on real ag_news text."""
     import numpy as np
 
-    from diet import TrainConfig, load_task, load_tokenizer, score_examples
+    from diet import TrainConfig, load_task, score_examples
+    from diet.model.encoders import load_tokenizer
     from diet.model.batching import collate, encode, length_sorted_batches
 
     task = load_task("ag_news", n_train=args.real_examples)

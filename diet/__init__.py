@@ -3,41 +3,30 @@
 The pipeline, one plain function per arrow:
     load_task -> score (fine-tune with seeds, scores at steps) -> ScoresTable.mean -> select
     -> retrain (test accuracy per seed)
+
+This is the stable surface for your own pruning work (the book's page "The Python API" lists it);
+the paper's experiments are in `diet.paper`, everything else is internal and may move.
 """
 
-from diet.model.config import TrainConfig
-from diet.model.encoders import KNOWN_MODELS, load_encoder, load_tokenizer
+from diet.data.task import Task, register_task
+from diet.data.tasks import load_task
 from diet.errors import DietError
-from diet.scores.grad_norms import per_example_grad_norms
-from diet.paper.presets import PRESETS, Preset, get_preset
-from diet.prune.select import class_fractions, select
+from diet.model.config import TrainConfig
+from diet.prune.select import select
 from diet.runs.retraining import retrain
+from diet.runs.scoring import score
+from diet.runs.store import Store
 from diet.scores.registry import SCORES, register_score, score_examples
 from diet.scores.table import ScoresTable
-from diet.runs.scoring import score
-from diet.data.splits import Split
-from diet.runs.store import Store
-from diet.data.tasks import load_task
-from diet.data.task import TASKS, Task, register_task
 
 __all__ = [
-    "KNOWN_MODELS",
-    "PRESETS",
-    "SCORES",
-    "TASKS",
     "DietError",
-    "Preset",
+    "SCORES",
     "ScoresTable",
-    "Split",
     "Store",
     "Task",
     "TrainConfig",
-    "class_fractions",
-    "get_preset",
-    "load_encoder",
     "load_task",
-    "load_tokenizer",
-    "per_example_grad_norms",
     "register_score",
     "register_task",
     "retrain",

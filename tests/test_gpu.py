@@ -112,7 +112,8 @@ def test_fine_tune_bf16_accuracy_matches_float32() -> None:
     reaches float32's test accuracy on 512 examples. On the CPU in float32 the seeds gave 0.844, 0.836,
     0.820 (sd 0.012), so the difference of two 3-seed means has sd ~0.01 and 0.04 is 4 sd; both must
     learn (chance is 0.25), or an equal collapse would pass."""
-    from diet import load_task, load_tokenizer
+    from diet import load_task
+    from diet.model.encoders import load_tokenizer
     from diet.model.batching import encode
     from diet.model.encoders import load_encoder, minilm_path
     from diet.model.train import accuracy, fine_tune

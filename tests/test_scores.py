@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from diet import SCORES, DietError, TrainConfig, load_task, load_tokenizer
+from diet import SCORES, DietError, TrainConfig, load_task
+from diet.model.encoders import load_tokenizer
 from diet.model.batching import encode
 from diet.scores.registry import head_outputs, score_examples
 from tests._tiny import tiny_batch, tiny_bert
