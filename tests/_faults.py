@@ -47,9 +47,9 @@ class KillWorker(_Wrapped):
 
 def sabotage(monkeypatch, wrap) -> set:
     """Wrap the first ready retraining of every plan (the same run each time) with `wrap`; return a set that holds its key."""
-    from diet.grid import executor
+    from diet.grid import fill
 
-    real = executor.make_plan
+    real = fill.make_plan
     victims: set = set()
 
     def planned(*args, **kwargs):
@@ -61,5 +61,5 @@ def sabotage(monkeypatch, wrap) -> set:
                 break
         return plan
 
-    monkeypatch.setattr(executor, "make_plan", planned)
+    monkeypatch.setattr(fill, "make_plan", planned)
     return victims

@@ -221,15 +221,15 @@ def test_progress_counts_runs_a_new_plan_finds_stored():
     """Runs that only real scores reveal as already stored count as done, so the last line does not read 96/132."""
     import io
 
-    from diet.grid.executor import Progress
+    from diet.progress import Progress
 
     out = io.StringIO()
-    bar = Progress(done=9, total=123, workers=2, enabled=True, out=out)
+    bar = Progress("jobs", 123, "jobs", out, done=9, workers=2, log=True)
     for _ in range(3):
-        bar.finished(10.0)
+        bar.advance(seconds=10.0)
     bar.retotal(132, 40)  # the new plan: 40 stored, 92 left
     assert (bar.done, bar.total) == (40, 132)
     bar.retotal(132, 12)  # a count from an older plan never lowers it
     assert bar.done == 40
-    bar.close(60.0, failed=0)
+    bar.close("0 failed")
     assert "jobs: 40/132 done, 0 failed" in out.getvalue()

@@ -17,6 +17,7 @@ import pandas as pd
 
 from diet.paper.context import Context
 from diet.errors import DietError
+from diet.runs.jobs import StoredJob
 from diet.runs.store import Store, config_key
 
 
@@ -67,11 +68,11 @@ def check_figures(figures, preset=None) -> list[str]:
 
 @dataclass
 class Job:
-    """One run of the plan: its store kind and config, the picklable callable that computes it."""
+    """One run of the plan: its store kind and config, the stored job that computes it (diet.runs.jobs.StoredJob)."""
 
     kind: str
     config: dict
-    run: Callable[[], pd.DataFrame]
+    run: StoredJob
     figures: set = field(default_factory=set)
     seconds: float | None = None  # wall seconds, for a finished run that recorded them
 
@@ -89,7 +90,7 @@ class Job:
 
     def work(self) -> float:
         """Example-passes of fine-tuning and scoring this run costs: the unit of cost estimates."""
-        return _work(self.run)
+        return self.run.work()
 
 
 class PlanStore(Store):
@@ -112,7 +113,7 @@ class PlanStore(Store):
             frame = self.load(kind, config)
             if frame is not None:
                 self._loaded[key] = frame
-        seconds = _recorded_seconds(kind, frame)
+        seconds = None if frame is None else compute.wall_seconds(frame)
         if frame is not None and not self.complete(kind, frame):  # stored before a required column existed: run it again
             self.outdated.add(key)
             frame = None
@@ -123,7 +124,7 @@ class PlanStore(Store):
             return frame
         if placeholder is None:
             raise TypeError(f"a {kind} run reached the plan without a placeholder; pass one to Store.load_or_compute")
-        if kind != "retrain":
+        if compute.feeds_plan:
             self.placeholders += 1
         return placeholder(self.variant)
 
@@ -149,7 +150,7 @@ class Plan:
         figures, the first ones first), within a figure the runs that unblock others (scoring) first."""
         rank = {figure: i for i, figure in enumerate(self.figures)}
         first = lambda j: min((rank.get(f, len(rank)) for f in j.figures), default=len(rank))  # noqa: E731
-        return sorted(self.ready.values(), key=lambda j: (first(j), j.kind == "retrain", j.describe()))
+        return sorted(self.ready.values(), key=lambda j: (first(j), not j.run.feeds_plan, j.describe()))
 
     def summary(self) -> pd.DataFrame:
         """Per figure: runs done, ready, blocked on scores, and the estimated core-minutes left."""
@@ -171,7 +172,7 @@ class Plan:
     def rate(self) -> float:
         """Seconds per unit of work (see Job.work) for this plan's model."""
         jobs = [*self.done.values(), *self.ready.values(), *self.blocked.values()]
-        return seconds_per_work(jobs, getattr(jobs[0].run, "model", None) if jobs else None)
+        return seconds_per_work(jobs, jobs[0].run.model if jobs else None)
 
 
 def make_plan(ctx: Context, figures=None, loaded: dict | None = None) -> Plan:
@@ -216,38 +217,9 @@ OTHER_MODEL_SECONDS_PER_WORK = 0.25  # a bert-base-sized encoder: about 5x MiniL
 
 
 def seconds_per_work(finished, model: str | None = None) -> float:
-    """Seconds per unit of work, from stored retrainings that recorded their seconds, else a default for `model`."""
-    runs = [j for j in finished if j.kind == "retrain" and j.seconds]
+    """Seconds per unit of work, from stored runs that recorded their wall seconds (retrainings), else a default for `model`."""
+    runs = [j for j in finished if j.seconds]
     if runs:
         return sum(j.seconds for j in runs) / max(1e-9, sum(j.work() for j in runs))
     return DEFAULT_SECONDS_PER_WORK.get(model, OTHER_MODEL_SECONDS_PER_WORK)
 
-
-def _work(run) -> float:
-    from diet.runs.dynamics import DynamicsRun
-    from diet.runs.predictions import PredictionsRun
-    from diet.runs.retraining import RetrainRun
-    from diet.runs.scoring import ScoringRun
-    from diet.model.steps import steps_per_epoch
-
-    cfg = run.cfg
-    length = cfg.max_length / 64
-    if isinstance(run, RetrainRun):
-        n = len(run.task.train) if run.train_ids is None else len(run.train_ids)
-        return length * (n * cfg.epochs + len(run.task.test) / 3)
-    n = len(run.task.train)
-    per_epoch = steps_per_epoch(n, cfg.batch_size)
-    if isinstance(run, ScoringRun):
-        passes = len(run.steps) * (1 / 3 + (1.6 if "grand_full" in run.names else 0.0))
-        return length * n * (max(run.steps) / per_epoch + passes)
-    if isinstance(run, PredictionsRun):
-        return length * n * (run.step / per_epoch + 1 / 3)
-    if isinstance(run, DynamicsRun):
-        return length * n * (max(run.checkpoints) / per_epoch + len(run.checkpoints) / 3)
-    return 0.0
-
-
-def _recorded_seconds(kind: str, frame: pd.DataFrame | None) -> float | None:
-    if frame is None or "seconds" not in frame.columns or kind != "retrain":
-        return None
-    return float(frame["seconds"].sum())

@@ -24,7 +24,7 @@ from diet.paper.evidence import Evidence
 from diet.runs.retraining import RUN, retrain
 from diet.scores.table import ScoresTable
 from diet.runs.scoring import score
-from diet.progress import Stage
+from diet.progress import Progress
 from diet.runs.store import Store
 from diet.data.tasks import load_task
 from diet.data.task import Task
@@ -80,7 +80,7 @@ def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: 
 def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float = 0.2, progress: bool = True, stream=None) -> RunResult:
     """Scores at preset.final_step (one run per preset.score_seeds), then test accuracy of each
     `main_selections` subset per preset.retrain_seeds. Progress goes to `stream` (stderr), one
-    stage at a time (`diet.progress.Stage`); finished runs are stored under out/store and reloaded."""
+    stage at a time (`diet.progress.Progress`); finished runs are stored under out/store and reloaded."""
     out, stream = Path(out), stream or sys.stderr
     check_fractions(keep, offset, "fixed")
     if preset.model == "tiny":  # as diet.paper.context.run_context: its small matrices run slower split over threads
@@ -90,7 +90,7 @@ def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float
     if progress:
         print(f"data: {task.describe()}", file=stream, flush=True)
     names = list(preset.timing_scores)
-    with Stage(f"scoring ({', '.join(names)} at {preset.final_step})", len(preset.score_seeds), "fine-tuning runs", stream, enabled=progress) as stage:
+    with Progress(f"scoring ({', '.join(names)} at {preset.final_step})", len(preset.score_seeds), "fine-tuning runs", stream, enabled=progress) as stage:
         for seed in preset.score_seeds:  # one at a time for the progress line; the call below loads them
             score(task, preset.model, [seed], [preset.final_step], names, preset.train, store, preset.grand_method, progress=False)
             stage.advance()
@@ -100,8 +100,8 @@ def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float
     sizes = [len(task.train) if ids is None else len(ids) for s in selections for ids in s.ids.values()]
     rows = []
     seeds = f"{len(preset.retrain_seeds)} seed{'s' if len(preset.retrain_seeds) > 1 else ''}"
-    with Stage(f"retraining ({len(selections)} selections x {seeds})", len(sizes), "runs", stream,
-               enabled=progress, total_weight=sum(sizes)) as retraining:
+    with Progress(f"retraining ({len(selections)} selections x {seeds})", len(sizes), "runs", stream,
+                  enabled=progress, total_weight=sum(sizes)) as retraining:
         for s in selections:
             for seed, ids in s.ids.items():
                 acc = retrain(task, preset.model, ids, [seed], preset.train, store, progress=False, label=s.name)

@@ -1,1 +1,1 @@
-"""Stored jobs: the store, locks, and the scoring, retraining and dynamics runs."""
+"""Stored jobs: the store, locks, the job protocol (jobs.StoredJob) and the scoring, retraining, dynamics and predictions runs."""

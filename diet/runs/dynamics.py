@@ -19,8 +19,8 @@ from diet.model.batching import Encoded, collate, encode, length_sorted_batches
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
-from diet.data.fingerprint import split_fingerprint
 from diet.model.steps import steps_per_epoch
+from diet.runs.jobs import StoredJob, fingerprint
 from diet.runs.store import Store
 from diet.data.task import Task
 from diet.model.train import fine_tune
@@ -87,8 +87,10 @@ def record_run(task: Task, model_name: str, seed: int, checkpoints: list[int], c
 
 
 @dataclass(frozen=True)
-class DynamicsRun:
+class DynamicsRun(StoredJob):
     """One records run as a picklable job: fine-tune with `seed`, record every example at `checkpoints`."""
+
+    kind = KIND
 
     task: Task
     model: str
@@ -96,6 +98,13 @@ class DynamicsRun:
     checkpoints: tuple[int, ...]
     cfg: TrainConfig
     progress: bool = False
+
+    def key(self) -> dict:
+        return {"task": self.task.name, "train": fingerprint(self.task.train), "n_train": len(self.task.train), "model": self.model,
+                "train_config": self.cfg.key(), "checkpoints": list(self.checkpoints), "seed": self.seed}
+
+    def work(self) -> float:
+        return self._passes(len(self.task.train), max(self.checkpoints), len(self.checkpoints) / 3)
 
     def __call__(self) -> pd.DataFrame:
         return record_run(self.task, self.model, self.seed, list(self.checkpoints), self.cfg, self.progress)
@@ -117,12 +126,7 @@ def records(task: Task, model: str, seeds, steps: list[int], cfg: TrainConfig, s
             progress: bool = False) -> pd.DataFrame:
     """The records of every seed at the checkpoints up to max(steps) (`checkpoint_steps`); stored runs are reloaded."""
     checkpoints = checkpoint_steps(steps, steps_per_epoch(len(task.train), cfg.batch_size), per_epoch_checkpoints)
-    base = {"task": task.name, "train": split_fingerprint(task.train), "n_train": len(task.train), "model": model,
-            "train_config": cfg.key(), "checkpoints": checkpoints}
-    frames = []
-    for seed in seeds:
-        job = DynamicsRun(task, model, int(seed), tuple(checkpoints), cfg, progress)
-        frames.append(store.load_or_compute(KIND, {**base, "seed": int(seed)}, job, job.placeholder))
+    frames = [store.result(DynamicsRun(task, model, int(seed), tuple(checkpoints), cfg, progress)) for seed in seeds]
     return pd.concat(frames, ignore_index=True)
 
 

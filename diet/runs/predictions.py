@@ -8,11 +8,17 @@ import pandas as pd
 
 from diet.data.task import Task
 from diet.model.config import TrainConfig
+from diet.runs.jobs import StoredJob, fingerprint
+
+KIND = "train_predictions"
 
 
 @dataclass(frozen=True)
-class PredictionsRun:
+class PredictionsRun(StoredJob):
     """A picklable job: fine-tune with `seed` for `step` updates, predict every training example."""
+
+    kind = KIND
+    feeds_plan = False  # the predictions label examples in a table, they pick no run
 
     task: Task
     model: str
@@ -20,6 +26,13 @@ class PredictionsRun:
     step: int
     cfg: TrainConfig
     progress: bool = False
+
+    def key(self) -> dict:
+        return {"task": self.task.name, "train": fingerprint(self.task.train), "model": self.model, "train_config": self.cfg.key(),
+                "seed": self.seed, "step": self.step}
+
+    def work(self) -> float:
+        return self._passes(len(self.task.train), self.step, 1 / 3)
 
     def __call__(self) -> pd.DataFrame:
         from diet.model.batching import encode

@@ -13,7 +13,8 @@ from diet.model.batching import encode
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
-from diet.data.fingerprint import ids_fingerprint, split_fingerprint
+from diet.data.fingerprint import ids_fingerprint
+from diet.runs.jobs import StoredJob, fingerprint
 from diet.runs.store import Store, config_key
 from diet.data.task import Task, check_labels
 from diet.stats.one_class import TOP_SHARE, top_share
@@ -48,21 +49,11 @@ def retrain(
     if not seeds:
         raise DietError("no seeds given: retraining needs at least one run")
     store = store or Store()
-    base = {
-        "task": task.name,
-        "train": split_fingerprint(task.train),
-        "test": split_fingerprint(task.test),
-        "subset": ids_fingerprint(train.ids),
-        "n_subset": len(train),
-        "model": model,
-        "train_config": cfg.key(),
-    }
     rows = []
     for seed in tqdm(seeds, desc=f"retrain {label}".strip(), disable=not progress, leave=False):
         job = RetrainRun(task, None if train_ids is None else train.ids, model, seed, cfg, progress)
-        config = {**base, "seed": seed}
-        frame = store.load_or_compute(KIND, config, job, job.placeholder)
-        rows.append(frame.drop(columns=PREDICTIONS, errors="ignore").assign(**{RUN: config_key(config)}))
+        frame = store.result(job)
+        rows.append(frame.drop(columns=PREDICTIONS, errors="ignore").assign(**{RUN: config_key(job.key())}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -76,8 +67,11 @@ def stored_predictions(store: Store, run: str) -> np.ndarray | None:
 
 
 @dataclass(frozen=True)
-class RetrainRun:
+class RetrainRun(StoredJob):
     """One retraining as a picklable job: fine-tune on `train_ids` (None = all) with `seed`, test accuracy."""
+
+    kind = KIND
+    feeds_plan = False  # its accuracy picks no other run
 
     task: Task
     train_ids: np.ndarray | None
@@ -85,6 +79,21 @@ class RetrainRun:
     seed: int
     cfg: TrainConfig
     progress: bool = False
+
+    @property
+    def n_train(self) -> int:
+        return len(self.task.train) if self.train_ids is None else len(self.train_ids)
+
+    def key(self) -> dict:
+        ids = self.task.train.ids if self.train_ids is None else self.train_ids
+        return {"task": self.task.name, "train": fingerprint(self.task.train), "test": fingerprint(self.task.test),
+                "subset": ids_fingerprint(ids), "n_subset": self.n_train, "model": self.model, "train_config": self.cfg.key(), "seed": self.seed}
+
+    def work(self) -> float:
+        return self.cfg.max_length / 64 * (self.n_train * self.cfg.epochs + len(self.task.test) / 3)
+
+    def wall_seconds(self, frame: pd.DataFrame) -> float | None:
+        return float(frame["seconds"].sum()) if "seconds" in frame.columns else None
 
     def __call__(self) -> pd.DataFrame:
         started = time.perf_counter()
@@ -101,8 +110,7 @@ class RetrainRun:
 
     def placeholder(self, variant: int) -> pd.DataFrame:
         """A row of the right shape with no accuracy (for planning)."""
-        n = len(self.task.train) if self.train_ids is None else len(self.train_ids)
-        return pd.DataFrame({"seed": [self.seed], "accuracy": [np.nan], "n_train": [n], "seconds": [np.nan], TOP_SHARE: [np.nan],
+        return pd.DataFrame({"seed": [self.seed], "accuracy": [np.nan], "n_train": [self.n_train], "seconds": [np.nan], TOP_SHARE: [np.nan],
                              PREDICTIONS: [np.zeros(0, dtype=np.int8)]})
 
 

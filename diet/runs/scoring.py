@@ -14,13 +14,16 @@ from diet.model.batching import encode
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
-from diet.data.fingerprint import split_fingerprint
 from diet.scores.registry import SCORES, check_score_names, score_examples
 from diet.scores.table import ScoresTable
 from diet.model.steps import describe_step, resolve_step, resolve_steps, steps_per_epoch
+from diet.runs.dynamics import checkpoint_steps, dynamics_scores
+from diet.runs.jobs import StoredJob, fingerprint
 from diet.runs.store import Store
 from diet.data.task import Task, check_labels
 from diet.model.train import fine_tune, total_steps
+
+KIND = "scores"  # the store kind of a scoring run
 
 
 def score(
@@ -48,6 +51,25 @@ def score(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise DietError("no seeds given: scores need at least one fine-tuning run")
+    resolved = _checked_steps(task, steps, cfg, dynamic, dynamics_per_epoch)
+    store = store or Store()
+    jobs = [ScoringRun(task, model, seed, tuple(resolved), tuple(names), cfg, grand_method, progress) for seed in seeds]
+    frames = [store.result(job) for job in tqdm(jobs if names else [], desc="scoring runs", disable=not progress)]
+    frame = pd.concat(frames, ignore_index=True) if frames else None
+    methods = _grand_methods(frame, names, seeds, grand_method)
+    if frame is not None and GRAND_METHOD in frame.columns:
+        frame = frame.drop(columns=GRAND_METHOD)
+    runs = {k: v for k, v in jobs[0].key().items() if k != "seed"}  # what every run's key shares
+    config = {**runs, "seeds": seeds, "step_specs": [str(s) for s in steps], "grand_method": methods}
+    if dynamic:
+        found = dynamics_scores(task, model, seeds, resolved, dynamic, cfg, store, dynamics_per_epoch, progress)
+        frame = found if frame is None else pd.concat([frame, found], ignore_index=True)
+        config = {**config, "scores": sorted(names + dynamic), "dynamics_per_epoch": dynamics_per_epoch}
+    return ScoresTable(frame, config)
+
+
+def _checked_steps(task: Task, steps, cfg: TrainConfig, dynamic: list[str], dynamics_per_epoch: int) -> list[int]:
+    """The steps resolved to updates, refused when past the end of training or (for dynamics scores) at 0."""
     resolved = resolve_steps(steps, len(task.train), cfg.batch_size)
     if resolved[-1] > total_steps(len(task.train), cfg):
         raise DietError(
@@ -56,36 +78,11 @@ def score(
             "ask for earlier steps or train for more epochs"
         )
     if dynamic:
-        from diet.runs.dynamics import checkpoint_steps, dynamics_scores
-
         if resolved[0] < 1:
             raise DietError(f"{', '.join(dynamic)} summarize training up to a step, and step 0 comes before any: "
                             "ask for them at later steps (e.g. --steps 1ep), apart from scores at step 0")
         checkpoint_steps(resolved, steps_per_epoch(len(task.train), cfg.batch_size), dynamics_per_epoch)  # refuses a bad schedule now
-    store = store or Store()
-    base = {
-        "task": task.name,
-        "train": split_fingerprint(task.train),
-        "n_train": len(task.train),
-        "model": model,
-        "steps": resolved,
-        "scores": sorted(names),
-        "train_config": cfg.key(),
-    }
-    frames = []
-    for seed in tqdm(seeds if names else [], desc="scoring runs", disable=not progress):
-        job = ScoringRun(task, model, seed, tuple(resolved), tuple(names), cfg, grand_method, progress)
-        frames.append(store.load_or_compute("scores", {**base, "seed": seed}, job, job.placeholder))
-    frame = pd.concat(frames, ignore_index=True) if frames else None
-    methods = _grand_methods(frame, names, seeds, grand_method)
-    if frame is not None and GRAND_METHOD in frame.columns:
-        frame = frame.drop(columns=GRAND_METHOD)
-    config = {**base, "seeds": seeds, "step_specs": [str(s) for s in steps], "grand_method": methods}
-    if dynamic:
-        found = dynamics_scores(task, model, seeds, resolved, dynamic, cfg, store, dynamics_per_epoch, progress)
-        frame = found if frame is None else pd.concat([frame, found], ignore_index=True)
-        config = {**config, "scores": sorted(names + dynamic), "dynamics_per_epoch": dynamics_per_epoch}
-    return ScoresTable(frame, config)
+    return resolved
 
 
 GRAND_METHOD = "grand_method"  # column of a stored scoring run: the algorithm that computed grand_full
@@ -109,8 +106,10 @@ def _grand_methods(frame: pd.DataFrame, names: list[str], seeds: list[int], aske
 
 
 @dataclass(frozen=True)
-class ScoringRun:
+class ScoringRun(StoredJob):
     """One scoring run as a picklable job: fine-tune with `seed`, score every example at `steps`."""
+
+    kind = KIND
 
     task: Task
     model: str
@@ -120,6 +119,14 @@ class ScoringRun:
     cfg: TrainConfig
     grand_method: str = "ghost"
     progress: bool = False
+
+    def key(self) -> dict:
+        return {"task": self.task.name, "train": fingerprint(self.task.train), "n_train": len(self.task.train), "model": self.model,
+                "steps": list(self.steps), "scores": sorted(self.names), "train_config": self.cfg.key(), "seed": self.seed}
+
+    def work(self) -> float:
+        passes = len(self.steps) * (1 / 3 + (1.6 if "grand_full" in self.names else 0.0))  # per-example gradient norms cost more
+        return self._passes(len(self.task.train), max(self.steps), passes)
 
     def __call__(self) -> pd.DataFrame:
         return score_run(self.task, self.model, self.seed, list(self.steps), list(self.names), self.cfg, self.grand_method, self.progress)

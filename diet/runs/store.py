@@ -47,8 +47,6 @@ def _about(config: dict) -> str:
     return ", ".join(f"{k} {config[k]}" for k in keys if k in config) or "no task fields"
 
 
-
-
 class MissingRunError(DietError):
     """A read-only store was asked for a run it does not hold."""
 
@@ -137,6 +135,10 @@ class Store:
             raise
         return folder
 
+    def result(self, job) -> pd.DataFrame:
+        """The stored frame of a job (a diet.runs.jobs.StoredJob), else run it and store it (`load_or_compute`)."""
+        return self.load_or_compute(job.kind, job.key(), job, job.placeholder)
+
     def load_or_compute(
         self,
         kind: str,
@@ -146,8 +148,8 @@ class Store:
     ) -> pd.DataFrame:
         """The stored frame for `config`, else `compute()` it and store it.
 
-        `compute` should be a picklable job (see diet.grid.plan), so that a plan can send it to another
-        process; `placeholder(variant)` makes a stand-in frame of the same shape for planning.
+        `compute` should be a picklable job (diet.runs.jobs.StoredJob, as `result` passes it), so that a plan
+        can send it to another process; `placeholder(variant)` makes a stand-in frame of the same shape for planning.
         While one process computes an entry, another asking for it waits and then loads it.
         """
         cached = self.load(kind, config)
