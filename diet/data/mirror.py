@@ -1,4 +1,4 @@
-"""Reading and checksumming files of a local data mirror (see ../shared/data/README.md)."""
+"""Checking the files of a local data mirror against its SHA256SUMS (see ../shared/data/README.md); text_tables.read_rows reads them."""
 
 from __future__ import annotations
 
