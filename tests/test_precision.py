@@ -11,7 +11,8 @@ import torch
 
 from diet import DietError, Store, TrainConfig, load_task, retrain, score
 from diet.model.batching import clear_encode_cache, encode, length_grouped_batches, shuffled_batches, training_batches
-from diet.cli.main import build_parser, train_config
+from diet.cli.main import build_parser
+from diet.cli.options import train_config
 from diet.model.encoders import load_encoder, load_tokenizer
 from diet.paper.presets import get_preset
 from diet.scores.registry import score_examples

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import numpy as np
@@ -127,6 +128,32 @@ def test_mirror_checksum_failure(tmp_path, monkeypatch):
     target.write_text(target.read_text().replace("bookshop", "bakery", 1))
     monkeypatch.setenv("DIET_DATA_DIR", str(copy))
     with pytest.raises(DietError, match="fails its checksum"):
+        load_task("mnli")
+
+
+def test_a_headerless_table_takes_the_column_names_given(tmp_path):
+    from diet.data.text_tables import read_rows
+
+    path = tmp_path / "pairs.tsv"
+    path.write_text("yes\tit rains\n\nno\tit is dry\n")
+    rows = read_rows(path, names=("label", "text"))
+    assert rows.columns == {"label": ["yes", "no"], "text": ["it rains", "it is dry"]} and rows.lines.tolist() == [1, 3]
+    assert read_rows(path).columns == {"yes": ["no"], "it rains": ["it is dry"]}  # without names, line 1 is the header
+
+
+def test_a_mirror_line_missing_a_field_is_named(tmp_path, monkeypatch):
+    copy = tmp_path / "mirror"
+    shutil.copytree(MIRROR, copy)
+    target, sums = copy / "mnli_sample" / "matched_1000.tsv", copy / "SHA256SUMS"
+    target.chmod(0o644)
+    sums.chmod(0o644)
+    before = hashlib.sha256(target.read_bytes()).hexdigest()
+    lines = target.read_text().split("\n")
+    lines[2] = lines[2].rsplit("\t", 1)[0]  # line 3 loses its hypothesis
+    target.write_text("\n".join(lines))
+    sums.write_text(sums.read_text().replace(before, hashlib.sha256(target.read_bytes()).hexdigest()))  # checksummed as it is now
+    monkeypatch.setenv("DIET_DATA_DIR", str(copy))
+    with pytest.raises(DietError, match=r"matched_1000\.tsv, line 3: 2 fields, but every line needs 3 \(label, premise, hypothesis\); a TSV field cannot hold a tab"):
         load_task("mnli")
 
 

@@ -96,16 +96,15 @@ def score_name(text: str) -> str:
 
 def step_spec(text: str) -> str:
     """A scoring step: a whole number of updates ('0', '120') or of epochs ('0.5ep', '1ep')."""
-    body = text.strip().lower()
-    epochs = body.endswith("ep")
-    try:
-        value = float(body[:-2] if epochs else body)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"cannot read step {text!r}: use a number of updates ('120') or of epochs ('0.5ep', '1ep')") from None
-    if not math.isfinite(value) or value < 0:
+    from diet.model.steps import parse_step
+
+    step = parse_step(text)
+    if step is None:
+        raise argparse.ArgumentTypeError(f"cannot read step {text!r}: use a number of updates ('120') or of epochs ('0.5ep', '1ep')")
+    if not math.isfinite(step.value) or step.value < 0:
         raise argparse.ArgumentTypeError(f"step {text!r} must be 0 or more (step 0 is before any update)")
-    if not epochs and not value.is_integer():
-        raise argparse.ArgumentTypeError(f"step {text!r} is not a whole number of updates; write epochs as '{value}ep'")
+    if not step.whole_updates:
+        raise argparse.ArgumentTypeError(f"step {text!r} is not a whole number of updates; write epochs as '{step.value}ep'")
     return text
 
 

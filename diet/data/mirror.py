@@ -1,8 +1,7 @@
-"""Reading and checksumming files of a local data mirror (see ../shared/data/README.md)."""
+"""Checking the files of a local data mirror against its SHA256SUMS (see ../shared/data/README.md); text_tables.read_rows reads them."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -42,9 +41,3 @@ def verified(root: Path, relative: str) -> Path:
             )
     return path
 
-
-def read_rows(path: Path, delimiter: str, quoted: bool) -> list[list[str]]:
-    """All rows of a delimited text file."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
-        return [row for row in csv.reader(handle, delimiter=delimiter, quoting=quoting) if row]

@@ -8,7 +8,8 @@ import urllib.request
 from pathlib import Path
 
 from diet.errors import DietError
-from diet.data.mirror import read_rows, verified
+from diet.data.mirror import verified
+from diet.data.text_tables import read_rows
 from diet.data.task import Task, make_split, register_task
 
 AG_NEWS_LABELS = ("World", "Sports", "Business", "Sci/Tech")
@@ -21,14 +22,15 @@ def ag_news(root: Path | None) -> Task:
     """AG News topics. Mirror: the 10k train sample (descriptions) minus test overlaps; official test."""
     if root is None:
         return _from_hub("ag_news", None, "text", None, "train", "test", AG_NEWS_LABELS)
-    test_rows = read_rows(verified(root, "ag_news/test.csv"), ",", quoted=True)
-    test_text = [row[2] for row in test_rows]
-    test_labels = [int(row[0]) - 1 for row in test_rows]
+    test_rows = read_rows(verified(root, "ag_news/test.csv"), what="mirror file", names=("label", "title", "description")).columns
+    test_text = test_rows["description"]
+    test_labels = [int(label) - 1 for label in test_rows["label"]]
     seen = set(test_text)
     index = {name: i for i, name in enumerate(AG_NEWS_LABELS)}
     ids, text, labels = [], [], []
-    for i, row in enumerate(read_rows(verified(root, "ag_news/train_sample_10k.tsv"), "\t", quoted=False)):
-        description, label_name = row[0], row[1].strip()
+    train_rows = read_rows(verified(root, "ag_news/train_sample_10k.tsv"), what="mirror file", names=("description", "label")).columns
+    for i, (description, label_name) in enumerate(zip(train_rows["description"], train_rows["label"])):
+        label_name = label_name.strip()
         if label_name not in index:
             raise DietError(f"ag_news mirror row {i} has label {label_name!r}, expected one of {AG_NEWS_LABELS}")
         if description in seen:
@@ -52,8 +54,8 @@ def sst2(root: Path | None) -> Task:
         return _from_hub("glue", "sst2", "sentence", None, "train", "validation", SST2_LABELS)
     splits = []
     for name in ("train", "dev"):
-        rows = read_rows(verified(root, f"sst2/{name}.tsv"), "\t", quoted=False)[1:]
-        splits.append(make_split([r[0].strip() for r in rows], [int(r[1]) for r in rows]))
+        rows = read_rows(verified(root, f"sst2/{name}.tsv"), what="mirror file").columns  # header: sentence, label
+        splits.append(make_split([text.strip() for text in rows["sentence"]], [int(label) for label in rows["label"]]))
     return Task("sst2", splits[0], splits[1], SST2_LABELS, "local mirror (DIET_DATA_DIR): GLUE train; dev as test")
 
 
@@ -65,8 +67,8 @@ def mnli(root: Path | None) -> Task:
     index = {name: i for i, name in enumerate(MNLI_LABELS)}
     splits = []
     for name in ("matched_1000", "mismatched_1000"):
-        rows = read_rows(verified(root, f"mnli_sample/{name}.tsv"), "\t", quoted=False)
-        splits.append(make_split([r[1] for r in rows], [index[r[0]] for r in rows], text_pair=[r[2] for r in rows]))
+        rows = read_rows(verified(root, f"mnli_sample/{name}.tsv"), what="mirror file", names=("label", "premise", "hypothesis")).columns
+        splits.append(make_split(rows["premise"], [index[label] for label in rows["label"]], text_pair=rows["hypothesis"]))
     return Task("mnli", splits[0], splits[1], MNLI_LABELS, "local mirror (DIET_DATA_DIR): 1,000-pair samples, matched as train, mismatched as test (a sample, not the official splits)")
 
 

@@ -43,8 +43,12 @@ def check_encoding(encoding: str) -> str:
     return encoding
 
 
-def read_rows(path: str | Path, encoding: str = "utf-8", kind: str | None = None, what: str = "task file") -> Rows:
-    """All records of a CSV, TSV or JSON-lines (.jsonl, .json) file; `kind` (a suffix) overrides the file's."""
+def read_rows(path: str | Path, encoding: str = "utf-8", kind: str | None = None, what: str = "task file",
+              names: tuple[str, ...] | None = None) -> Rows:
+    """All records of a CSV, TSV or JSON-lines (.jsonl, .json) file; `kind` (a suffix) overrides the file's.
+
+    A CSV or TSV file names its columns in its first line, unless `names` gives them: then every line is a record.
+    """
     path = Path(path)
     suffix = kind or path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -63,7 +67,7 @@ def read_rows(path: str | Path, encoding: str = "utf-8", kind: str | None = None
     if suffix in (".jsonl", ".json"):
         columns, lines = _json_lines(text, path)
     else:
-        columns, lines = _delimited(text, "\t" if suffix == ".tsv" else ",", path)
+        columns, lines = _delimited(text, "\t" if suffix == ".tsv" else ",", path, names)
     return Rows(path, columns, np.asarray(lines, dtype=np.int64))
 
 
@@ -76,11 +80,11 @@ def _decode(data: bytes, encoding: str, path: Path) -> str:
         raise DietError(f"{path}, line {line}: the bytes {data[error.start:error.end]!r} are not valid {encoding}; {ENCODING_FIX}") from error
 
 
-def _delimited(text: str, delimiter: str, path: Path) -> tuple[dict[str, list], list[int]]:
+def _delimited(text: str, delimiter: str, path: Path, names: tuple[str, ...] | None = None) -> tuple[dict[str, list], list[int]]:
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))  # long texts are fine; the default stops at 128 KiB
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    header, header_line, records, lines, last = None, 0, [], [], 0
+    header, header_line, records, lines, last = (list(names) if names else None), 0, [], [], 0
     try:
         for row in reader:
             start, last = last + 1, reader.line_num
@@ -94,7 +98,8 @@ def _delimited(text: str, delimiter: str, path: Path) -> tuple[dict[str, list], 
                 raise DietError(f"{path}, line {start}: a double quote opened on this line is not closed (the field runs on to line {reader.line_num}); close the quote or remove it")
             if len(row) != len(header):
                 fix = "a TSV field cannot hold a tab" if delimiter == "\t" else 'put fields that contain commas in double quotes ("a, b")'
-                raise DietError(f"{path}, line {start}: {len(row)} fields, but the header (line {header_line}) has {len(header)} ({', '.join(header)}); {fix}, or fix the line")
+                expected = f"the header (line {header_line}) has" if header_line else "every line needs"
+                raise DietError(f"{path}, line {start}: {len(row)} fields, but {expected} {len(header)} ({', '.join(header)}); {fix}, or fix the line")
             records.append(row)
             lines.append(start)
     except csv.Error as error:

@@ -12,7 +12,7 @@ from pyarrow import ArrowException
 
 from diet.errors import DietError
 from diet.data.splits import Split
-from diet.model.steps import in_epochs, resolve_step, steps_per_epoch
+from diet.model.steps import counts_epochs, in_epochs, resolve_step, steps_per_epoch
 from diet.files import read_parquet, write_json, write_table
 
 COLUMNS = ("example_id", "label", "score", "step", "epoch", "run", "value")
@@ -90,7 +90,7 @@ class ScoresTable:
         a step that is not in the table is named in both units, beside the steps it has."""
         per_epoch = self.updates_per_epoch()
         text = str(spec).strip().lower()
-        if text.endswith("ep"):
+        if counts_epochs(text):
             if per_epoch is None:
                 raise DietError(f"cannot tell which update {spec!r} is: this table does not say how many updates an epoch has; give the step as an update count ({self.steps_text()})")
             step = resolve_step(text, per_epoch, 1)  # per_epoch examples at batch 1: per_epoch updates an epoch
