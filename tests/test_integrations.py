@@ -80,6 +80,7 @@ def test_training_with_the_callback_ends_in_bitwise_the_same_weights(run, encode
 def test_table_round_trips_through_diet_prune_and_select(run, task_file, encoded, tmp_path, capsys):
     table = diet.ScoresTable.load(run["folder"])
     assert table.config["source"] == "diet.integrations" and table.config["train_config"] == {"batch_size": BATCH}
+    assert len(pd.read_csv(run["folder"] / "scores_mean.csv")) == len(encoded) * len(table.names) * len(table.steps)
     for step in ("1ep", None):
         out = tmp_path / f"subset-{step}.csv"
         extra = ["--step", step] if step else []

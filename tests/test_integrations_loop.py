@@ -89,7 +89,7 @@ def test_any_layout_of_the_dataset_gives_the_same_scores(encoded):
 
     rows = Rows()
     for dataset in (hf_dataset(encoded), hf_dataset(encoded, pad_to=64), hf_dataset(encoded, pad_to=64).with_format("torch"), rows):
-        scorer = Scorer(dataset, POINT, ["0"])
+        scorer = Scorer(dataset, POINT, ["0"], updates_per_epoch=4)
         assert scorer.step(model, 0) and scorer.data.input_ids == encoded.input_ids
         for name in POINT:
             np.testing.assert_allclose(column(scorer.table(), name, 0, np.arange(len(encoded))), expected[name], rtol=1e-6, err_msg=name)
@@ -105,7 +105,7 @@ def test_scoring_leaves_every_rng_where_it_was(encoded, probe):
             assert scorer.step(model, 0)
         return random.random(), np.random.rand(), torch.rand(1).item()
 
-    assert draws(Scorer(hf_dataset(encoded), [probe], ["0"])) == draws()
+    assert draws(Scorer(hf_dataset(encoded), [probe], ["0"], updates_per_epoch=4)) == draws()
     assert model.training
 
 
@@ -115,8 +115,7 @@ def test_bad_input_is_refused_with_the_fix(encoded, tmp_path):
         (lambda: Scorer(dataset, ["el2m"]), "unknown score 'el2m'.*Did you mean 'el2n'"),
         (lambda: Scorer(dataset.remove_columns("label"), ["el2n"]), "has no labels: per-example scores need a 'labels'"),
         (lambda: Scorer(dataset.remove_columns("input_ids"), ["el2n"]), "no 'input_ids': give it tokenised"),
-        (lambda: Scorer(dataset, ["el2n"], ["1ep"]), "in epochs: give updates_per_epoch"),
-        (lambda: Scorer(dataset, ["forgetting"], ["3"]), "record checkpoints per epoch: give updates_per_epoch"),
+        (lambda: Scorer(dataset, ["el2n"], ["1ep"]), "give updates_per_epoch \\(the optimizer updates in one epoch"),
         (lambda: Scorer(dataset, ["forgetting"], ["0", "1ep"], updates_per_epoch=4), "step 0 comes before any"),
         (lambda: Scorer(dataset, ["el2n"], ["3ep"], updates_per_epoch=4, total_updates=8), "'3ep' \\(update 12\\) lies past the end of training \\(8 updates = 2ep\\)"),
         (lambda: Scorer(dataset, ["el2n"], ["soon"]), "cannot read step 'soon'"),
@@ -127,7 +126,7 @@ def test_bad_input_is_refused_with_the_fix(encoded, tmp_path):
     for make, message in cases:
         with pytest.raises(diet.DietError, match=message):
             make()
-    scorer = Scorer(dataset, ["el2n"], ["0", "5"])
+    scorer = Scorer(dataset, ["el2n"], ["0", "5"], updates_per_epoch=4)
     model = load_encoder("tiny", 2, 0)
     with pytest.raises(diet.DietError, match="the dataset has label 2, but the model has 2 classes"):
         scorer.step(model, 0)

@@ -34,11 +34,11 @@ PRECISIONS = ("float32", "bf16")
 
 @dataclass(frozen=True)
 class Plan:
-    """The updates to score at, the dynamics checkpoints (records only), updates per epoch and in all (None: unknown)."""
+    """The updates to score at, the dynamics checkpoints (records only), the updates an epoch and in all (None: unknown)."""
 
     steps: tuple[int, ...]
     checkpoints: tuple[int, ...]
-    per_epoch: int | None
+    per_epoch: int
     total: int | None
 
 
@@ -64,7 +64,7 @@ def scoring_state(model: torch.nn.Module):
 class Scorer:
     """Scores of every example of a tokenised training set at chosen updates of a training run (see the module doc).
 
-    `steps` are updates ("0", "120") or epochs ("0.5ep", "1ep"; these need `updates_per_epoch`); `total_updates`,
+    `steps` are updates ("0", "120") or epochs ("0.5ep", "1ep") of `updates_per_epoch` updates; `total_updates`,
     when given, refuses steps past the end of training. The training-dynamics scores (forgetting, ...) record
     every example at `dynamics_per_epoch` checkpoints an epoch, as `diet score` does. `run` names this training
     run in the table (its seed); tables of several runs combine with `combine`. Example ids are the dataset's
@@ -98,23 +98,20 @@ class Scorer:
         if plan:  # the Trainer callback plans once it knows the run's length
             self.plan(updates_per_epoch, total_updates)
 
-    def _needs_epochs(self) -> bool:
-        return bool(self.dynamic) or any(str(s).strip().lower().endswith("ep") for s in self.specs)
-
     def plan(self, updates_per_epoch: int | None = None, total_updates: int | None = None) -> Plan:
         """Resolve the steps for a run of `updates_per_epoch` updates an epoch and `total_updates` in all."""
         if self.done:
             raise DietError("this scorer has scored a run already: make a new Scorer for each training run")
         per_epoch = _count(updates_per_epoch, "updates_per_epoch")
         total = _count(total_updates, "total_updates")
-        if per_epoch is None and self._needs_epochs():
-            why = "the training-dynamics scores record checkpoints per epoch" if self.dynamic else f"steps {self.specs} are in epochs"
-            raise DietError(f"{why}: give updates_per_epoch (optimizer updates in one epoch, e.g. len(train_loader)), or steps in updates")
-        steps = resolve_steps(self.specs, per_epoch or 1, 1)  # per_epoch examples at batch 1: per_epoch updates an epoch
+        if per_epoch is None:
+            raise DietError("give updates_per_epoch (the optimizer updates in one epoch, e.g. len(train_loader)): steps such as '1ep', "
+                            "the table's epochs and the training-dynamics checkpoints count in it")
+        steps = resolve_steps(self.specs, per_epoch, 1)  # per_epoch examples at batch 1: per_epoch updates an epoch
         if total is not None and steps[-1] > total:
-            far = max(self.specs, key=lambda s: resolve_step(s, per_epoch or 1, 1))
-            length = f"{total} updates" + (f" = {in_epochs(total, per_epoch)}" if per_epoch else "")
-            raise DietError(f"step {far!r} (update {steps[-1]}) lies past the end of training ({length}): ask for earlier steps or train longer")
+            far = max(self.specs, key=lambda s: resolve_step(s, per_epoch, 1))
+            raise DietError(f"step {far!r} (update {steps[-1]}) lies past the end of training ({total} updates = {in_epochs(total, per_epoch)}): "
+                            "ask for earlier steps or train longer")
         checkpoints = []
         if self.dynamic:
             if steps[0] < 1:
@@ -185,7 +182,7 @@ class Scorer:
         config = {"source": "diet.integrations", "n_train": n, "steps": steps, "step_specs": [str(s) for s in self.specs],
                   "scores": sorted(self.names + self.dynamic), "seeds": [self.run], "precision": self.precision,
                   "updates_per_epoch": plan.per_epoch, "seconds_scoring": self.seconds}
-        if plan.per_epoch and -(-n // -(-n // plan.per_epoch)) == plan.per_epoch:  # a batch size with this many updates an epoch
+        if -(-n // -(-n // plan.per_epoch)) == plan.per_epoch:  # a batch size with this many updates an epoch
             config["train_config"] = {"batch_size": -(-n // plan.per_epoch)}
         if "grand_full" in self.names:
             config["grand_method"] = self.grand_method
@@ -199,8 +196,7 @@ class Scorer:
         return self._plan
 
     def _epoch(self, step: int) -> float:
-        per_epoch = self._plan.per_epoch
-        return step / per_epoch if per_epoch else float("nan")
+        return step / self._plan.per_epoch
 
     def _long(self, values: dict[str, np.ndarray], step: int, seconds: float) -> pd.DataFrame:
         return pd.concat([pd.DataFrame({"example_id": self.data.ids, "label": self.data.labels, "score": name, "step": np.int64(step),

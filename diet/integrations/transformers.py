@@ -69,14 +69,15 @@ class ScoresCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         if self._started is not None:
             raise DietError("this callback has scored a training run already: give each trainer.train() a new ScoresCallback")
-        per_epoch = None
-        if train_dataloader is not None and hasattr(train_dataloader, "__len__"):
-            batches = len(train_dataloader)
-            per_epoch = max(1, math.ceil(batches / args.gradient_accumulation_steps))
-            rows = getattr(train_dataloader, "dataset", None)
-            if args.world_size == 1 and hasattr(rows, "__len__") and len(rows) != len(self.scorer.data):
-                raise DietError(f"the callback was given {len(self.scorer.data)} examples, but the Trainer trains on {len(rows)}: "
-                                "give ScoresCallback the Trainer's train_dataset")
+        try:
+            per_epoch = max(1, math.ceil(len(train_dataloader) / args.gradient_accumulation_steps))
+        except TypeError as error:
+            raise DietError("the Trainer's training data has no length (an iterable dataset?), so diet cannot tell what an epoch is: "
+                            "give the Trainer a datasets.Dataset (or a torch Dataset with a length)") from error
+        rows = getattr(train_dataloader, "dataset", None)
+        if args.world_size == 1 and hasattr(rows, "__len__") and len(rows) != len(self.scorer.data):
+            raise DietError(f"the callback was given {len(self.scorer.data)} examples, but the Trainer trains on {len(rows)}: "
+                            "give ScoresCallback the Trainer's train_dataset")
         self.scorer.run = int(args.seed if self._run is None else self._run)
         if self._precision == "auto":
             self.scorer.precision = "bf16" if args.bf16 else "float32"
