@@ -12,12 +12,13 @@ and the callback take 8 by default, estimated from the cost of one). The last li
 model is the callback's seconds for one scoring step of the output scores over the baseline epoch.
 
 Measured here (2026-12-03; 2 CPU cores under a load average of 5 to 6 from other jobs, `--threads 1`, so the
-wall clock is about twice the CPU time and moves by ~30% between runs; three runs of minilm-l6, two of tiny):
+wall clock is about twice the CPU time and moves by ~30% between runs; three runs of each model):
 one scoring step of el2n + grand_head + loss costs 0.10 of a training epoch with the tiny model (0.102 to
 0.108) and 0.22 to 0.30 with minilm-l6 (12 s against a 45 to 55 s epoch); grand_full (ghost) 0.23 to 0.25
 (tiny) and 0.36 to 0.63 (minilm-l6); one dynamics record pass costs what an el2n step does, so the default
-8 checkpoints an epoch add 0.7 (tiny) to 2.0-2.6 (minilm-l6) epochs of time. The training part of a run
-with the callbacks is as long as without, within that noise.
+8 checkpoints an epoch add 0.7 (tiny) to 2.0-2.6 (minilm-l6) epochs of time. The training part of a run with
+the callbacks took 0.9 to 1.8 times the baseline epoch, moving with the load: timed step by step (minilm-l6,
+12 updates, el2n after updates 4 and 8), the updates after a scoring step took as long as without scoring.
 """
 
 from __future__ import annotations
