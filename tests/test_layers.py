@@ -2,7 +2,7 @@
 
 The order, lowest first (a module may import its own layer and the ones below it):
     diet.errors, diet.files, diet.progress  (the ground floor: no task, model or score)
-    stats -> data -> model -> scores -> prune -> runs -> paper -> grid -> plots -> book -> cli
+    stats -> data -> model -> scores -> prune -> integrations -> runs -> paper -> grid -> plots -> book -> cli
 `diet/__init__.py` is the public surface and may take names from any layer; nothing inside imports it.
 Imports inside functions count as much as those at the top of a module.
 """
@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "diet"
-LAYERS = ["errors", "files", "progress", "stats", "data", "model", "scores", "prune", "runs", "paper", "grid", "plots", "book", "cli"]
+LAYERS = ["errors", "files", "progress", "stats", "data", "model", "scores", "prune", "integrations", "runs", "paper", "grid", "plots", "book", "cli"]
 GROUND = {"errors", "files", "progress"}  # one floor: they may import each other
 
 
