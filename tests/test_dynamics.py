@@ -13,7 +13,8 @@ import torch
 
 import diet.paper.experiments as ex
 from diet import SCORES, DietError, Store, TrainConfig, load_task, retrain, score, score_examples, select
-from diet.runs.dynamics import DynamicsRun, checkpoint_steps, record_pass, records
+from diet.runs.dynamics import DynamicsRun, records
+from diet.scores.records import checkpoint_steps, record_pass
 from diet.scores.dynamics import REGIONS, Checkpoints, data_map, scores_from_records
 from diet.runs.store import config_key
 

@@ -14,7 +14,7 @@ from diet.cli.main import main
 from diet.integrations import ScoresCallback, combine
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder
-from diet.runs.dynamics import checkpoint_steps, record_pass
+from diet.scores.records import checkpoint_steps, record_pass
 from diet.scores.dynamics import scores_from_records
 from tests._own_training import (BATCH, CLASSES, DYNAMIC, POINT, Snapshots, column, diet_scores, encoded, hf_dataset, one_thread,  # noqa: F401
                                  probe, task, task_file, train)

@@ -21,7 +21,7 @@ import torch
 
 from diet.errors import DietError
 from diet.integrations.data import encoded_from_dataset
-from diet.integrations.records import checkpoint_steps, record_pass
+from diet.scores.records import checkpoint_steps, record_pass
 from diet.model.config import TrainConfig
 from diet.model.steps import in_epochs, resolve_step, resolve_steps
 from diet.scores.dynamics import scores_from_records

@@ -13,51 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from diet.model.batching import Encoded, collate, encode, length_sorted_batches
+from diet.model.batching import encode
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder, load_tokenizer
 from diet.errors import DietError
 from diet.model.steps import steps_per_epoch
+from diet.scores.records import checkpoint_steps, record_pass
 from diet.runs.jobs import StoredJob, fingerprint
 from diet.runs.store import Store
 from diet.data.task import Task
 from diet.model.train import fine_tune
 
 KIND = "dynamics"
-
-
-def checkpoint_steps(steps, per_epoch: int, per_epoch_checkpoints: int) -> list[int]:
-    """`per_epoch_checkpoints` checkpoints per epoch (at k / per_epoch_checkpoints epochs, to the nearest
-    update, halves up) up to the last of `steps`, with every step of `steps` after 0 added; never update 0."""
-    if isinstance(per_epoch_checkpoints, bool) or not isinstance(per_epoch_checkpoints, (int, np.integer)) or per_epoch_checkpoints < 1:
-        raise DietError(f"dynamics_per_epoch is the number of checkpoints per epoch, a whole number >= 1; got {per_epoch_checkpoints!r}")
-    steps = [int(s) for s in steps]
-    last, d = max(steps), int(per_epoch_checkpoints)
-    if last < 1:
-        raise DietError("training-dynamics records need training: ask for their scores at a step after 0 (e.g. 1ep)")
-    grid = {(2 * k * per_epoch + d) // (2 * d) for k in range(1, last * d // max(1, per_epoch) + 2)}
-    return sorted({s for s in grid if 1 <= s <= last} | {s for s in steps if s > 0})
-
-
-@torch.no_grad()
-def record_pass(model: torch.nn.Module, data: Encoded, cfg: TrainConfig) -> dict[str, np.ndarray]:
-    """Gold-label probability, predicted label and margin (gold logit - largest other) of every example, in eval mode."""
-    if model.training:
-        raise DietError("training-dynamics records are taken in eval mode (no dropout): call model.eval() first")
-    device = cfg.torch_device()
-    out = {"gold_prob": np.empty(len(data)), "predicted": np.empty(len(data), dtype=np.int64), "margin": np.empty(len(data))}
-    for positions in length_sorted_batches(data, cfg.eval_batch_size):
-        batch = collate(data, positions, device)
-        labels = batch.pop("labels")[:, None]
-        with cfg.autocast():
-            logits = model(**batch).logits.float()
-        others = logits.scatter(1, labels, float("-inf"))
-        out["gold_prob"][positions] = logits.softmax(-1).gather(1, labels)[:, 0].double().cpu().numpy()
-        out["predicted"][positions] = logits.argmax(-1).cpu().numpy()
-        out["margin"][positions] = (logits.gather(1, labels)[:, 0] - others.max(-1).values).double().cpu().numpy()
-    return out
 
 
 def record_run(task: Task, model_name: str, seed: int, checkpoints: list[int], cfg: TrainConfig, progress: bool = False) -> pd.DataFrame:

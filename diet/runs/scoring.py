@@ -17,7 +17,8 @@ from diet.errors import DietError
 from diet.scores.registry import SCORES, check_score_names, score_examples
 from diet.scores.table import ScoresTable
 from diet.model.steps import describe_step, resolve_step, resolve_steps, steps_per_epoch
-from diet.runs.dynamics import checkpoint_steps, dynamics_scores
+from diet.runs.dynamics import dynamics_scores
+from diet.scores.records import checkpoint_steps
 from diet.runs.jobs import StoredJob, fingerprint
 from diet.runs.store import Store
 from diet.data.task import Task, check_labels

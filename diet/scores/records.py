@@ -1,7 +1,6 @@
-"""Training-dynamics records inside a user's training: the checkpoint schedule and the record pass.
+"""What the training-dynamics scores are computed from: the checkpoint schedule and the record pass at each checkpoint.
 
-Both are the ones `diet score` uses (diet.runs.dynamics.checkpoint_steps and record_pass, which sit
-in a layer above this one); tests/test_integrations.py checks that they agree.
+`diet score` (diet.runs.dynamics) and a user's own training (diet.integrations) both record through these.
 """
 
 from __future__ import annotations
@@ -14,14 +13,15 @@ from diet.model.batching import Encoded, collate, length_sorted_batches
 from diet.model.config import TrainConfig
 
 
-def checkpoint_steps(steps: list[int], per_epoch: int, per_epoch_checkpoints: int) -> list[int]:
+def checkpoint_steps(steps, per_epoch: int, per_epoch_checkpoints: int) -> list[int]:
     """`per_epoch_checkpoints` checkpoints per epoch (at k / per_epoch_checkpoints epochs, to the nearest
     update, halves up) up to the last of `steps`, with every step of `steps` after 0 added; never update 0."""
     if isinstance(per_epoch_checkpoints, bool) or not isinstance(per_epoch_checkpoints, (int, np.integer)) or per_epoch_checkpoints < 1:
         raise DietError(f"dynamics_per_epoch is the number of checkpoints per epoch, a whole number >= 1; got {per_epoch_checkpoints!r}")
+    steps = [int(s) for s in steps]
     last, d = max(steps), int(per_epoch_checkpoints)
     if last < 1:
-        raise DietError("training-dynamics scores need training: ask for them at a step after 0 (e.g. 1ep)")
+        raise DietError("training-dynamics records need training: ask for their scores at a step after 0 (e.g. 1ep)")
     grid = {(2 * k * per_epoch + d) // (2 * d) for k in range(1, last * d // max(1, per_epoch) + 2)}
     return sorted({s for s in grid if 1 <= s <= last} | {s for s in steps if s > 0})
 
@@ -29,6 +29,8 @@ def checkpoint_steps(steps: list[int], per_epoch: int, per_epoch_checkpoints: in
 @torch.no_grad()
 def record_pass(model: torch.nn.Module, data: Encoded, cfg: TrainConfig) -> dict[str, np.ndarray]:
     """Gold-label probability, predicted label and margin (gold logit - largest other) of every example, in eval mode."""
+    if model.training:
+        raise DietError("training-dynamics records are taken in eval mode (no dropout): call model.eval() first")
     device = cfg.torch_device()
     out = {"gold_prob": np.empty(len(data)), "predicted": np.empty(len(data), dtype=np.int64), "margin": np.empty(len(data))}
     for positions in length_sorted_batches(data, cfg.eval_batch_size):
