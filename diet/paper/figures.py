@@ -81,9 +81,9 @@ ACCURACY = "test accuracy per seed"
 CHAPTERS = (
     Figure("1", "Score timing", "01_score_timing", (
         Table("fig1_score_timing", f"Figure 1: {ACCURACY} after training on the top-k by each score at each step, random and full data", score_timing),
-        Table("fig1_kept_ids", "Figure 1: the example ids of every subset trained on", lambda ctx: kept_ids(timing_subsets(ctx))),
         Table("fig1_scores_mean", "Per-example scores at every scoring step: mean, sd and number of runs (figures 1 and 2)",
-              lambda ctx: scores_mean(ctx.timing_scores()))),
+              lambda ctx: scores_mean(ctx.timing_scores())),
+        Table("fig1_kept_ids", "Figure 1: the example ids of every subset trained on", lambda ctx: kept_ids(timing_subsets(ctx)))),
         plot="score_timing", plot_with=("majority",), run=score_timing, check=claim_checks.timing_claims,
         finding=lambda ctx, table: findings.score_timing(table, ctx.majority, evidence=ctx.evidence(table)),
         claims={"1a": "Scores from the earliest step select worse subsets than random.",
@@ -94,9 +94,9 @@ CHAPTERS = (
         claims={"2": "Early selections are more class-imbalanced than those after about one epoch (total variation distance from the training distribution)."}),
     Figure("3", "Preserved fraction", "03_preserved_fraction", (
         Table("fig3_preserved_fraction", f"Figure 3: {ACCURACY} against the fraction kept, plain and class-balanced, random and full data", preserved_fraction),
-        Table("fig3_kept_ids", "Figure 3: the example ids of every subset trained on", lambda ctx: kept_ids(fraction_subsets(ctx))),
         Table("fig3_scores_mean", "Per-example scores at the final step (all scores): mean, sd and number of runs (figures 3 and 4)",
-              lambda ctx: scores_mean(ctx.final_scores()))),
+              lambda ctx: scores_mean(ctx.final_scores())),
+        Table("fig3_kept_ids", "Figure 3: the example ids of every subset trained on", lambda ctx: kept_ids(fraction_subsets(ctx)))),
         plot="preserved_fraction", plot_with=("majority",), run=preserved_fraction, check=claim_checks.fraction_claims,
         finding=lambda ctx, table: findings.preserved_fraction(table, ctx.majority, ctx.evidence(table)),
         claims={"3a": "Keeping up to about 60%, score-based selection is no better than random (MNLI).",
