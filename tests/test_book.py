@@ -41,7 +41,8 @@ def test_every_page_is_built(book):
         assert preset.description in intro
     import yaml
 
-    from diet.book.build import NOTEBOOKS, book_toc
+    from diet.book.build import NOTEBOOKS
+    from diet.book.toc import book_toc
 
     built = yaml.safe_load((book.parent / "source" / "_toc.yml").read_text())
     leave_out = set(NOTEBOOKS) - set(chapters("smoke"))
@@ -210,7 +211,7 @@ def _template() -> dict:
 
 
 def test_toc_for_one_task_keeps_the_template_structure():
-    from diet.book.build import book_toc
+    from diet.book.toc import book_toc
 
     template = _template()
     toc = book_toc(template, ["ag_news"])
@@ -221,7 +222,8 @@ def test_toc_for_one_task_keeps_the_template_structure():
 
 
 def test_toc_for_two_tasks_has_one_part_each():
-    from diet.book.build import NOTEBOOKS, book_toc
+    from diet.book.build import NOTEBOOKS
+    from diet.book.toc import book_toc
 
     template = _template()
     toc = book_toc(template, ["ag_news", "sst2"], ["ag_news", "sst2"])
@@ -249,7 +251,7 @@ def test_notebooks_are_valid_with_cell_ids_and_one_parameters_cell(notebook):
 
 
 def test_task_folders_are_safe_and_distinct():
-    from diet.book.build import task_folder, task_folders
+    from diet.book.toc import task_folder, task_folders
 
     assert task_folder("ag_news") == "ag_news"
     assert task_folder("data/my reviews.csv") == "my_reviews_csv"
@@ -268,7 +270,7 @@ def test_presets_name_their_book_tasks():
 def test_build_info_describes_every_task():
     from types import SimpleNamespace
 
-    from diet.book.build import build_info
+    from diet.book.pages import build_info
     from diet.paper.presets import PRESETS
 
     def ctx(name, n):

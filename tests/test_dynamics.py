@@ -262,7 +262,8 @@ def test_data_map_regions():
 
 
 def test_book_leaves_the_chapter_out_where_the_preset_has_no_dynamics():
-    from diet.book.build import NOTEBOOKS, SCALE, WHICH_SCORE, book_toc, chapters
+    from diet.book.build import NOTEBOOKS, SCALE, WHICH_SCORE, chapters
+    from diet.book.toc import book_toc
 
     assert chapters("cpu") == NOTEBOOKS and WHICH_SCORE in NOTEBOOKS and SCALE in NOTEBOOKS
     assert chapters("smoke") == tuple(n for n in NOTEBOOKS if n != SCALE)  # the scale chapter compares the real-data presets only

@@ -11,6 +11,7 @@ from diet.paper import claims as claims_module
 from diet.paper import findings
 from diet.paper.context import RANDOM
 from diet.paper.evidence import INTERVAL_RULE, SEED_RULE, Evidence
+from diet.stats.seed_rule import compare
 from diet.runs.retraining import RUN
 from diet.runs.store import Store
 
@@ -32,7 +33,7 @@ def test_seeds_that_agree_do_not_make_a_small_difference_hold_on_a_small_test_se
     store = Store(tmp_path)
     ours, base = stored_runs(store, "ours", [0.8100, 0.8125, 0.8100]), stored_runs(store, "base", [0.8000, 0.8025, 0.8000], seed=200)
     result = Evidence.of(store, LABELS, [ours, base]).accuracy(ours, base, "higher")
-    assert claims_module.compare(ours["accuracy"], base["accuracy"], "higher")["verdict"] == "holds"
+    assert compare(ours["accuracy"], base["accuracy"], "higher")["verdict"] == "holds"
     assert result["verdict"] == "inconclusive" and result["low"] < 0 < result["high"]
 
 
@@ -44,7 +45,7 @@ def test_runs_without_predictions_fall_back_to_the_seed_rule_and_say_so(tmp_path
     result = evidence.accuracy(ours, base, "higher")
     assert result["rule"] == SEED_RULE and np.isnan(result["low"])
     assert result["note"].startswith("seed rule: 3 of 6 runs have no stored test predictions")
-    assert result["verdict"] == claims_module.compare(ours["accuracy"], base["accuracy"], "higher")["verdict"]
+    assert result["verdict"] == compare(ours["accuracy"], base["accuracy"], "higher")["verdict"]
     assert evidence.without_predictions(base[RUN]) == list(base[RUN])
     # rows without a run column at all (tables from before): the seed rule too
     assert evidence.accuracy(ours.drop(columns=RUN), base, "higher")["rule"] == SEED_RULE

@@ -10,6 +10,10 @@ import pytest
 
 import diet.paper.experiments as ex
 from diet import DietError, load_task
+from diet.paper.claims import claims, verdict_summary
+from diet.paper.context import repo_root, store_root
+from diet.paper.cost import compute_cost
+from diet.stats.seed_rule import compare
 from diet.data.noise import flip_labels
 from diet.paper.noise_detection import detection
 
@@ -49,10 +53,10 @@ def test_run_context_applies_overrides_and_keeps_tables_apart(ctx, tmp_path, mon
     plain = ex.run_context("smoke", store=tmp_path)
     assert plain.tables == tmp_path / "ag_news"
     monkeypatch.setenv("DIET_STORE", str(tmp_path / "env"))
-    assert ex.store_root("smoke") == tmp_path / "env"
-    assert ex.store_root("smoke", tmp_path / "given") == tmp_path / "given"
+    assert store_root("smoke") == tmp_path / "env"
+    assert store_root("smoke", tmp_path / "given") == tmp_path / "given"
     monkeypatch.delenv("DIET_STORE")
-    assert ex.store_root("cpu") == ex.repo_root() / "results" / "cpu"
+    assert store_root("cpu") == repo_root() / "results" / "cpu"
 
 
 def test_run_context_loads_a_local_csv_task(csv_task, tmp_path):
@@ -155,7 +159,7 @@ def test_rerun_loads_from_the_store(ctx, tables):
 
 
 def test_claims_from_saved_tables(ctx, tables):
-    verdicts = ex.claims(ctx)
+    verdicts = claims(ctx)
     assert set(verdicts["verdict"]) <= VERDICTS
     assert {"1a", "1b", "2", "3a", "3b", "4a", "4c", "5a", "5b"} <= set(verdicts["id"])
     assert list(verdicts.columns) == ["id", "figure", "claim", "setting", "ours", "baseline", "difference", "low", "high", "seeds_width",
@@ -175,7 +179,7 @@ def test_claims_from_saved_tables(ctx, tables):
 def test_claims_name_the_missing_notebook(tmp_path):
     ctx = ex.run_context("smoke", store=tmp_path)
     with pytest.raises(DietError, match="01_score_timing.ipynb"):
-        ex.claims(ctx)
+        claims(ctx)
 
 
 def test_tables_of_another_run_are_refused(tmp_path):
@@ -235,13 +239,13 @@ def test_detection_precision_and_recall():
     ],
 )
 def test_compare_rule(a, b, claim, verdict):
-    result = ex.compare(a, b, claim)
+    result = compare(a, b, claim)
     assert result["verdict"] == verdict
     assert result["difference"] == pytest.approx(np.mean(a) - np.mean(b))
 
 
 def test_compare_exact_value_against_random_draws():
-    assert ex.compare([0.5], [0.1, 0.12, 0.08], "higher", exact_a=True)["verdict"] == "holds"
+    assert compare([0.5], [0.1, 0.12, 0.08], "higher", exact_a=True)["verdict"] == "holds"
 
 
 def test_verdict_summary_rule():
@@ -252,7 +256,7 @@ def test_verdict_summary_rule():
             ("5b", "inconclusive", 0.0)]
     frame = pd.DataFrame([{"id": i, "claim": f"claim {i}", "setting": f"{i} #{n}", "ours": f"{0.5 + d:.3f}", "baseline": "0.500",
                            "difference": d, "verdict": v, "note": "at the majority rate" if i == "5b" else ""} for n, (i, v, d) in enumerate(rows)])
-    summary = ex.verdict_summary(frame).set_index("id")
+    summary = verdict_summary(frame).set_index("id")
     assert summary["verdict"].to_dict() == {"1b": "holds", "3a": "inconclusive", "4a": "does not hold", "5a": "inconclusive", "5b": "inconclusive"}
     assert summary.loc["1b", "settings"] == "2 hold, 0 do not, 1 inconclusive (of 3)"
     assert summary.loc["1b", "difference"] == "+0.000 to +0.200"
@@ -261,8 +265,8 @@ def test_verdict_summary_rule():
     assert summary.loc["5a", "reason"] == "holds in only 1 of 3 settings (5a #7: 0.600 vs 0.500); the other differences stay within the spread over seeds"
     assert summary.loc["5b", "reason"].startswith("in 1 of 1 settings, at the majority rate")
     partial = frame[frame["id"] == "4a"].assign(verdict=["does not hold", "inconclusive"]).pipe(lambda f: pd.concat([f, f.assign(verdict="inconclusive")]))
-    assert ex.verdict_summary(partial).loc[0, "verdict"] == "inconclusive"
-    assert ex.verdict_summary(partial).loc[0, "reason"].startswith("goes the other way in only 1 of 4 settings (4a #5: 0.400 vs 0.500)")
+    assert verdict_summary(partial).loc[0, "verdict"] == "inconclusive"
+    assert verdict_summary(partial).loc[0, "reason"].startswith("goes the other way in only 1 of 4 settings (4a #5: 0.400 vs 0.500)")
 
 
 def test_offset_subsets_follow_the_presets_windows_and_scores(ctx, tables):
@@ -277,7 +281,7 @@ def test_offset_subsets_follow_the_presets_windows_and_scores(ctx, tables):
 
 
 def test_compute_cost_sums_the_stored_runs(ctx, tables):
-    cost = ex.compute_cost(ctx).set_index("stage")
+    cost = compute_cost(ctx).set_index("stage")
     assert list(cost.index) == ["scoring passes, figures 1-2 (timing)", "scoring passes, figures 3-4 (final step)", "scoring passes, figure 5 (noisy labels)",
                                 "retraining, figure 1", "retraining, figure 3", "retraining, figure 4", "retraining, figure 5"]
     assert cost.loc["retraining, figure 3", "runs"] == len(tables["fig3_preserved_fraction"])
@@ -301,17 +305,17 @@ def test_noisy_labels_without_retraining_shows_detection_only(ctx, tables):
 
 
 def test_compare_calls_runs_at_the_majority_rate_inconclusive():
-    both_constant = ex.compare([0.51, 0.51, 0.49], [0.51, 0.51, 0.51], "not higher", floor=0.51)
+    both_constant = compare([0.51, 0.51, 0.49], [0.51, 0.51, 0.51], "not higher", floor=0.51)
     assert both_constant["verdict"] == "inconclusive" and "majority-class rate" in both_constant["note"]
-    one_learns = ex.compare([0.51, 0.51], [0.60, 0.62], "lower", floor=0.51)
+    one_learns = compare([0.51, 0.51], [0.60, 0.62], "lower", floor=0.51)
     assert one_learns["verdict"] == "holds" and one_learns["note"] == "ours: one-class models, every run at the majority-class rate (0.510) or below"
-    other_side = ex.compare([0.70, 0.72], [0.50, 0.51], "higher", floor=0.51)
+    other_side = compare([0.70, 0.72], [0.50, 0.51], "higher", floor=0.51)
     assert other_side["verdict"] == "holds" and other_side["note"].startswith("baseline: one-class models")
-    both_learn = ex.compare([0.70, 0.72], [0.60, 0.62], "higher", floor=0.51)
+    both_learn = compare([0.70, 0.72], [0.60, 0.62], "higher", floor=0.51)
     assert both_learn["note"] == ""
     # the verdict page names it beside the clearest setting
-    rows = pd.DataFrame([{"id": "3b", "claim": "c", "setting": "el2n, keep 80%", **ex.compare([0.49, 0.49, 0.50], [0.76, 0.74, 0.78], "higher", floor=0.49)}])
-    summary = ex.verdict_summary(rows).iloc[0]
+    rows = pd.DataFrame([{"id": "3b", "claim": "c", "setting": "el2n, keep 80%", **compare([0.49, 0.49, 0.50], [0.76, 0.74, 0.78], "higher", floor=0.49)}])
+    summary = verdict_summary(rows).iloc[0]
     assert summary["verdict"] == "does not hold" and summary["reason"].endswith("(ours: one-class models, every run at the majority-class rate (0.490) or below)")
 
 

@@ -98,7 +98,7 @@ def test_ran_on_names_the_gpu_from_the_jobs_log(tmp_path):
     from types import SimpleNamespace
 
     from diet.model.config import TrainConfig
-    from diet.paper.experiments import ran_on
+    from diet.paper.cost import ran_on
 
     (tmp_path / "jobs.jsonl").write_text('{"device": "NVIDIA H200"}\n{"device": "cpu"}\n\n{"status": "done"}\n')
     def ctx(train):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diet.paper.claims import CHANCE_MARGIN
+from diet.stats.one_class import CHANCE_MARGIN
 from diet.cli.main import main
 from diet.paper.evidence import Evidence
 from diet.paper.main_report import reading_lines, summarize

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diet.book.build import NOTEBOOKS, chapters, task_folder
+from diet.book.build import NOTEBOOKS, chapters
+from diet.book.toc import task_folder
 from diet.cli.main import main
 from diet.stats.one_class import is_one_class, one_class_note
 from diet.paper.presets import PRESETS
@@ -112,16 +113,16 @@ def test_first_look_book_of_an_own_task(tmp_path, monkeypatch, capsys):
 
 def summary_of_some_figures(tmp_path: Path, path: Path) -> None:
     """The summary notebook, run when one figure notebook has not: it names that one and checks the others' claims."""
-    import diet.paper.experiments as ex
     from diet.book.build import execute
-    from diet.paper.context import repo_root
+    from diet.paper.claims import claims, figure_tables
+    from diet.paper.context import repo_root, run_context
 
     params = {"preset": "first-look", "task": str(path), "store": str(tmp_path / "store"), "task_options": {"label_names": ["common", "rare"]}, **SIZES}
-    ctx = ex.run_context(**params)
+    ctx = run_context(**params)
     (ctx.tables / "fig4_offset.csv").unlink()
-    tables, missing = ex.figure_tables(ctx)
-    assert set(tables) == {1, 2, 3, 5} and list(missing) == [4] and "04_offset.ipynb" in missing[4]
-    checked = set(ex.claims(ctx)["id"])
+    tables, missing = figure_tables(ctx)
+    assert set(tables) == {"1", "2", "3", "5"} and list(missing) == ["4"] and "04_offset.ipynb" in missing["4"]
+    checked = set(claims(ctx)["id"])
     assert {"1b", "3a", "5a"} <= checked and not {"4a", "4b", "4c"} & checked
     out = tmp_path / "summary.ipynb"
     execute(repo_root() / "notebooks" / "06_summary.ipynb", out, params, cwd=repo_root())

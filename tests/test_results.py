@@ -137,7 +137,7 @@ def test_stored_results_are_complete_and_their_verdicts_reproduce(preset, task):
     plan = make_plan(ctx)
     assert not plan.unstored and not plan.blocked, f"results/{preset} misses {plan.unstored} runs of {task}"
     tables, missing = stored_figure_tables(ctx)
-    assert not missing and set(tables) == {1, 2, 3, 4, 5}
+    assert not missing and set(tables) == {"1", "2", "3", "4", "5"}
     computed = verdict_summary(claims(ctx, tables))
     committed = pd.read_csv(ROOT / preset / task / "summary_verdicts.csv")
     pd.testing.assert_frame_equal(committed[["id", "verdict", "settings"]], computed[["id", "verdict", "settings"]].reset_index(drop=True))

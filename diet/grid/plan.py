@@ -21,47 +21,29 @@ from diet.runs.jobs import StoredJob
 from diet.runs.store import Store, config_key
 
 
-@dataclass(frozen=True)
-class Figure:
-    """A figure whose runs the plan covers: its number, title and the experiment that needs them."""
+def _figures() -> dict:
+    """The chapters whose fine-tunings the plan covers, by id: those of `diet.paper.figures` with a `Figure.run`
+    (1, 3, 4, 5 and 7, "Which score?"; figure 2 reuses figure 1's scores, the summary all of them)."""
+    from diet.paper.figures import FIGURES
 
-    number: str
-    title: str
-    run: Callable[[Context], object]
-
-
-def _figures() -> dict[str, Figure]:
-    from diet.paper import experiments as ex
-
-    return {
-        "1": Figure("1", "score timing", ex.score_timing),
-        "3": Figure("3", "preserved fraction", ex.preserved_fraction),
-        "4": Figure("4", "offset", ex.offset_curve),
-        "5": Figure("5", "noisy labels", lambda ctx: (ex.noisy_labels(ctx), ex.top_examples(ctx), ctx.preset.dynamics and ex.noisy_data_map(ctx))),
-        "7": Figure("7", "which score?", lambda ctx: (ex.which_score(ctx), ex.flipped_recall(ctx), ex.data_map(ctx))),
-    }
-
-
-FIGURE_NUMBERS = ("1", "3", "4", "5", "7")  # figure 2 reuses figure 1's scores; the summary, all of them; 7: "Which score?"
+    return {f.id: f for f in FIGURES.values() if f.run}
 
 
 def book_figures(preset) -> list[str]:
-    """The figures whose runs a preset's book needs: all, less 7 ("Which score?") where it leaves out training dynamics."""
-    return [f for f in FIGURE_NUMBERS if f != "7" or preset.dynamics]
+    """The figures whose runs a preset's book needs: those with runs among its chapters (`Figure.shown`)."""
+    return [f.id for f in _figures().values() if f.shown(preset)]
 
 
 def check_figures(figures, preset=None) -> list[str]:
     """The figure numbers asked for, checked; None: those the book of `preset` needs (`book_figures`)."""
-    from diet.errors import DietError
-
     if figures is None:
         if preset is None:
             raise DietError("no figures given: name them (e.g. 1 3 4 5 7) or give the preset whose book they are for")
         return book_figures(preset)
-    figures = [str(f) for f in figures]
-    unknown = [f for f in figures if f not in FIGURE_NUMBERS]
+    figures, known = [str(f) for f in figures], _figures()
+    unknown = [f for f in figures if f not in known]
     if unknown:
-        raise DietError(f"no figure {unknown[0]!r} has runs to plan; figures with runs: {', '.join(FIGURE_NUMBERS)} "
+        raise DietError(f"no figure {unknown[0]!r} has runs to plan; figures with runs: {', '.join(known)} "
                         "(figure 2 reuses figure 1's scores, the summary reuses them all)")
     return figures
 

@@ -1,57 +1,42 @@
-"""The paper's claims checked against the tables the figure notebooks wrote, with a stated verdict rule."""
+"""The paper's claims checked against the tables the figure notebooks wrote, with a stated verdict rule.
+
+The claims and the checks live with their figures (`diet.paper.figures`); here they are run over the
+tables one context saved, and their settings summed up into one verdict per claim.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from diet.paper.context import FULL, RANDOM, Context
 from diet.errors import DietError
+from diet.paper.claim_checks import Judge
+from diet.paper.context import Context
+from diet.paper.evidence import COLUMNS, INTERVAL_RULE, RUNS_RULE, SEED_RULE
+from diet.paper.figures import CHECKED, FIGURES
+
+CLAIMS = {claim_id: (figure.id, text) for figure in CHECKED for claim_id, text in figure.claims.items()}  # id -> (figure, claim)
+CLAIM_COLUMNS = ["id", "figure", "claim", "setting", *COLUMNS, "key"]
 
 
-from diet.stats.one_class import CHANCE_MARGIN, majority_rate  # noqa: F401 (CHANCE_MARGIN: re-exported for diet.paper.findings and diet.paper.main_report)
-from diet.paper.evidence import COLUMNS, INTERVAL_RULE, RUNS_RULE, SEED_RULE, Evidence, interval_result, runs_comparison
-from diet.stats.intervals import Interval
-from diet.stats.seed_rule import compare  # noqa: F401 (re-exported: diet.paper.scale, diet.paper.findings)
-
-
-CLAIMS = {
-    "1a": (1, "Scores from the earliest step select worse subsets than random."),
-    "1b": (1, "After about one epoch, the scores select better subsets than random."),
-    "2": (2, "Early selections are more class-imbalanced than those after about one epoch (total variation distance from the training distribution)."),
-    "3a": (3, "Keeping up to about 60%, score-based selection is no better than random (MNLI)."),
-    "3b": (3, "Keeping more than about 60%, score-based selection beats random (MNLI)."),
-    "4a": (4, "Skipping the very top first raises accuracy (the best offset k > 0 against k = 0)."),
-    "4b": (4, "With the best offset, accuracy surpasses full-data accuracy (MNLI)."),
-    "4c": (4, "With the best offset, accuracy does not surpass full-data accuracy (AG News)."),
-    "5a": (5, "Flipped labels score highest: the top noise% holds more flipped examples than a random draw."),
-    "5b": (5, "On noisy data, dropping the top noise% by score beats training on all of it."),
-}
-
-
-FIGURE_TABLES = {1: ("fig1_score_timing", "01_score_timing.ipynb"), 2: ("fig2_label_balance", "02_label_balance.ipynb"),
-                 3: ("fig3_preserved_fraction", "03_preserved_fraction.ipynb"), 4: ("fig4_offset", "04_offset.ipynb"),
-                 5: ("fig5_noisy_labels", "05_noisy_examples.ipynb")}
-
-
-def figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[int, str]]:
+def figure_tables(ctx: Context) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """({figure: its table} for the figure notebooks that ran with this context, {figure: why not} for the others).
 
     Refuses a summary with no figure table at all, naming the notebooks to run.
     """
     found, missing = {}, {}
-    for figure, (name, notebook) in FIGURE_TABLES.items():
+    for figure in CHECKED:
         try:
-            found[figure] = ctx.load(name, notebook)
+            found[figure.id] = ctx.load(figure.table.name, f"{figure.notebook}.ipynb")
         except DietError as error:
-            missing[figure] = str(error)
+            missing[figure.id] = str(error)
     if not found:
-        raise DietError("no figure notebook has run with these parameters: run notebooks/01_score_timing.ipynb to 05_noisy_examples.ipynb "
+        raise DietError(f"no figure notebook has run with these parameters: run notebooks/{CHECKED[0].notebook}.ipynb to {CHECKED[-1].notebook}.ipynb "
                         "(any of them) with the same parameters first, or build the whole book with `diet book`")
     return found, missing
 
 
-def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
+def claims(ctx: Context, tables: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Each claim (CLAIMS) against the tables notebooks 01-05 wrote, with a verdict by `diet.paper.evidence`'s rule.
 
     Columns: id, figure, claim, setting, ours, baseline (mean ± sd over seeds), difference (ours -
@@ -61,102 +46,25 @@ def claims(ctx: Context, tables: dict[int, pd.DataFrame] | None = None) -> pd.Da
     stored without test predictions), verdict, note, key (the setting without what depends on the
     training-set size, such as step numbers and the best offset, so that one setting can be followed
     across sizes: `diet.paper.scale`). Accuracy comparisons where both sides only reach the test set's
-    majority-class rate are inconclusive (no signal). Claims 1a
-    and 2 need a scoring step before the final one; 4b is checked on MNLI tasks, 4c on the
-    others (the paper reports both, per task). Claims of a figure whose notebook has not run with
-    this context are left out (`figure_tables` says which). `tables` ({figure: table}) are used
-    instead of the saved ones where given.
+    majority-class rate are inconclusive (no signal). Claims 1a and 2 need a scoring step before the
+    final one; 4b is checked on MNLI tasks, 4c on the others (the paper reports both, per task). Claims
+    of a figure whose notebook has not run with this context are left out (`figure_tables` says which).
+    `tables` ({figure: table}) are used instead of the saved ones where given.
     """
-    p = ctx.preset
     tables = figure_tables(ctx)[0] if tables is None else tables
-    fig1, fig2, fig3, fig4, fig5 = (tables.get(n) for n in FIGURE_TABLES)
+    judge = Judge.of(ctx, tables.values())
     rows = []
-    majority = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
-    evidence = Evidence.of(ctx.store, ctx.task.test.labels, tables.values())
-
-    def accuracy_compare(ours: pd.DataFrame, baseline: pd.DataFrame, claim: str, value: str = "accuracy") -> dict:
-        return evidence.accuracy(ours, baseline, claim, floor=majority, value=value)
-
-    def add(claim_id, setting, result, key=None):
-        figure, text = CLAIMS[claim_id]
-        rows.append({"id": claim_id, "figure": figure, "claim": text, "setting": setting, **result, "key": key or setting})
-
-    final = ctx.step(p.final_step)
-    if fig1 is not None:
-        steps = sorted(fig1["step"].dropna().unique())
-        late = min(steps, key=lambda s: abs(s - final))
-        for name in fig1.loc[fig1["step"].notna(), "score"].unique():
-            for keep in sorted(k for k in fig1["keep"].unique() if k < 1):
-                rand = fig1[(fig1["score"] == RANDOM) & (fig1["keep"] == keep)]
-                at = fig1[(fig1["score"] == name) & (fig1["keep"] == keep)]
-                if steps[0] < late:  # an early step to judge
-                    add("1a", f"{name}, top {keep:.0%}, step {int(steps[0])}", accuracy_compare(at[at["step"] == steps[0]], rand, "lower"),
-                        key=f"{name}, top {keep:.0%}, earliest step")
-                add("1b", f"{name}, top {keep:.0%}, step {int(late)}", accuracy_compare(at[at["step"] == late], rand, "higher"),
-                    key=f"{name}, top {keep:.0%}, final step")
-    if fig2 is not None:
-        runs = fig2[fig2["by"] == "run"].drop_duplicates(["score", "step", "keep", "run"])
-        early, late2 = runs["step"].min(), min(runs["step"].unique(), key=lambda s: abs(s - final))
-        for (name, keep), part in runs.groupby(["score", "keep"], sort=False) if early < late2 else ():
-            tv = lambda s: part[part["step"] == s]["tv_distance"]
-            add("2", f"{name}, top {keep:.0%}, step {int(early)} vs {int(late2)}", runs_comparison(tv(early), tv(late2), "higher"),
-                key=f"{name}, top {keep:.0%}, earliest vs final step")
-    if fig3 is not None:
-        plain = fig3[~fig3["balanced"].astype(bool)]
-        for name in p.scores:
-            for keep in sorted(k for k in plain["keep"].unique() if k < 1):
-                ours = plain[(plain["score"] == name) & (plain["keep"] == keep)]
-                rand = plain[(plain["score"] == RANDOM) & (plain["keep"] == keep)]
-                if keep <= 0.6:
-                    add("3a", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "not higher"))
-                else:
-                    add("3b", f"{name}, keep {keep:.0%}", accuracy_compare(ours, rand, "higher"))
-    if fig4 is not None:
-        plain4 = fig4[~fig4["balanced"].astype(bool)]
-        for window in plain4["window"].unique():
-            full = plain4[(plain4["score"] == FULL) & (plain4["window"] == window)]
-            for name in p.offset_scores or p.scores:
-                part = plain4[(plain4["score"] == name) & (plain4["window"] == window)]
-                means = part.groupby("offset")["accuracy"].mean()
-                if 0.0 not in means.index or len(means) < 2:
-                    continue
-                best = means.drop(0.0).idxmax()
-                best_runs = part[part["offset"] == best]
-                setting, key = f"{name}, {window} window, best k = {best:.0%}", f"{name}, {window} window, best k"
-                add("4a", setting, accuracy_compare(best_runs, part[part["offset"] == 0.0], "higher"), key)
-                if ctx.task.name.startswith("mnli"):
-                    add("4b", setting, accuracy_compare(best_runs, full, "higher"), key)
-                else:
-                    add("4c", setting, accuracy_compare(best_runs, full, "not higher"), key)
-    if fig5 is not None:
-        detect = fig5[(fig5["metric"] == "precision") & np.isclose(fig5["removed"], p.noise)]
-        acc = fig5[fig5["metric"] == "accuracy"]
-        random = detect[detect["score"] == RANDOM]["value"]
-        for name in p.scores:
-            ours = detect[detect["score"] == name]
-            add("5a", f"{name}, top {p.noise:.0%}", flipped_share_compare(ours, random))
-        for name in p.scores if len(acc) else ():  # no accuracy rows: the preset does not retrain on the noisy set
-            add("5b", f"{name}, drop top {p.noise:.0%}", accuracy_compare(acc[acc["score"] == name], acc[acc["score"] == FULL], "higher", value="value"))
+    for figure in CHECKED:
+        if figure.id in tables:
+            rows += [{**r, "figure": figure.id, "claim": figure.claims[r["id"]]} for r in figure.check(judge, tables[figure.id])]
     frame = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     return frame.sort_values("id", kind="stable", key=lambda ids: ids.map(list(CLAIMS).index), ignore_index=True)
 
 
-def flipped_share_compare(ours: pd.DataFrame, random: pd.Series) -> dict:
-    """Claim 5a for one score: its share of flipped labels (one value, the run-averaged score) against random draws,
-    by the interval the figure table carries (over scoring runs and draws), else by the runs' spread (older tables)."""
-    if {"low", "high"} <= set(ours.columns) and ours[["low", "high"]].notna().all(axis=None):
-        value, draws = float(ours["value"].iloc[0]), random.dropna()
-        interval = Interval(value - draws.mean(), float(ours["low"].iloc[0]), float(ours["high"].iloc[0]),
-                            float(ours["low"].iloc[0]), float(ours["high"].iloc[0]), value - draws.mean(), value - draws.mean())
-        return interval_result(f"{value:.3f}", _mean_sd_text(draws), interval, "higher")
-    return runs_comparison(ours["value"], random, "higher", exact_a=True)
-
-
-def _mean_sd_text(values: pd.Series) -> str:
-    return f"{values.mean():.3f} ± {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values.mean():.3f} (1 draw)"
-
-
-CLAIM_COLUMNS = ["id", "figure", "claim", "setting", *COLUMNS, "key"]
+def missing_figures_line(missing: dict[str, str]) -> str:
+    """The summary's words for the figure notebooks that have not run with its parameters."""
+    return ("**Not in this summary:** " + "; ".join(f"figure {n} (`notebooks/{FIGURES[n].notebook}.ipynb` has not run with these parameters)" for n in missing)
+            + ". Their claims are left out; run those notebooks with the same parameters (or `diet book`) to add them.")
 
 
 def verdict_summary(verdicts: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from diet.errors import DietError
 from diet.data.fingerprint import split_fingerprint
+from diet.paper.evidence import Evidence
 from diet.paper.presets import Preset, get_preset
 from diet.runs.retraining import retrain
 from diet.scores.table import ScoresTable
@@ -23,6 +24,7 @@ from diet.runs.store import STORE_ENV, Store, config_key
 from diet.files import read_table, write_json, write_table
 from diet.data.tasks import load_task
 from diet.data.task import Task
+from diet.stats.one_class import majority_rate
 
 RANDOM = "random"
 FULL = "full data"
@@ -31,11 +33,20 @@ ORACLE = "flipped removed (oracle)"
 
 @dataclass(frozen=True)
 class Subset:
-    """A training subset to retrain on: its labels in the result table, its ids (None = all), its seeds."""
+    """A training subset to retrain on: its labels (the result table's columns) and the ids each retraining seed trains on (None: all)."""
 
     meta: dict
-    ids: np.ndarray | None
-    seeds: tuple[int, ...]
+    ids: dict[int, np.ndarray | None]
+
+    @classmethod
+    def same(cls, meta: dict, ids: np.ndarray | None, seeds) -> "Subset":
+        """A subset that every one of `seeds` trains on."""
+        return cls(meta, {int(seed): ids for seed in seeds})
+
+    @property
+    def label(self) -> str:
+        """How a progress line names it: its "selection" label where it has one, else all its labels."""
+        return str(self.meta.get("selection", self.meta))
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,17 @@ class Context:
     def n_train(self) -> int:
         return len(self.task.train)
 
+    @property
+    def majority(self) -> float:
+        """The test set's majority-class rate: the accuracy of a model that predicts one class."""
+        return majority_rate(self.task.test.labels, self.task.num_labels)
+
     def step(self, spec: str) -> int:
         return resolve_step(spec, self.n_train, self.preset.train.batch_size)
+
+    def evidence(self, *tables: pd.DataFrame) -> Evidence:
+        """The stored test predictions behind the accuracy rows of `tables` (`diet.paper.evidence`)."""
+        return Evidence.of(self.store, self.task.test.labels, tables)
 
     def scores(self, names, steps, task: Task | None = None) -> ScoresTable:
         """Scores of `task` (default: the context's), averaged later; computed once, then loaded."""
@@ -91,12 +111,9 @@ class Context:
 
     def retrain(self, subsets: list[Subset], task: Task | None = None) -> pd.DataFrame:
         """Test accuracy (and the run's wall seconds) per seed for each subset, with the subset's labels as columns."""
-        task = task or self.task
-        frames = []
-        for s in subsets:
-            acc = retrain(task, self.preset.model, s.ids, s.seeds, self.preset.train, self.store, self.progress, label=str(s.meta))
-            frames.append(acc.assign(**s.meta))
-        frame = pd.concat(frames, ignore_index=True)
+        task, p = task or self.task, self.preset
+        frame = pd.concat([retrain(task, p.model, ids, [seed], p.train, self.store, self.progress, label=s.label).assign(**s.meta)
+                           for s in subsets for seed, ids in s.ids.items()], ignore_index=True)
         first = list(subsets[0].meta)
         return frame[first + [c for c in frame.columns if c not in first]]
 

@@ -13,18 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from diet.paper.claims import CHANCE_MARGIN
 from diet.paper.context import FULL, ORACLE, RANDOM
 from diet.paper.evidence import SEED_RULE, Evidence
-from diet.stats.one_class import all_one_class
-from diet.stats.one_class import majority_rate  # noqa: F401 (the notebooks call findings.majority_rate)
+from diet.scores.names import in_words
+from diet.stats.one_class import CHANCE_MARGIN, all_one_class
 from diet.stats.seed_rule import compare
-
-NAMES = {"el2n": "EL2N", "grand_head": "head GraNd", "grand_full": "GraNd over all weights", "loss": "the loss"}
-
-
-def _name(score: str) -> str:
-    return NAMES.get(score, score)
 
 
 def _pct(x: float) -> str:
@@ -72,7 +65,7 @@ def one_class_lines(table: pd.DataFrame, majority: float, by: list[str], x: str,
         at = [fmt(v) for v, top in runs.items() if top <= majority + CHANCE_MARGIN]
         if at:
             key = key if isinstance(key, tuple) else (key,)
-            flat.append(f"{' '.join(_name(k) if isinstance(k, str) else _pct(k) for k in key)} at {x} {', '.join(at)}")
+            flat.append(f"{' '.join(in_words(k) if isinstance(k, str) else _pct(k) for k in key)} at {x} {', '.join(at)}")
     if not flat:
         return ""
     return (f" One-class models, whose points say nothing about the scores (every run at most the test set's majority-class "
@@ -93,7 +86,7 @@ def score_timing(table: pd.DataFrame, majority: float, late: float = 1.0, eviden
     clauses = []
     for name in dict.fromkeys(scored["score"]):
         at = lambda e: scored[(scored["score"] == name) & (scored["epoch"] == e)]
-        clauses.append(f"{_name(name)} is {_against(at(first), random, majority, 'random', evidence)} at epoch {first:g} ({at(first)['accuracy'].mean():.3f}) "
+        clauses.append(f"{in_words(name)} is {_against(at(first), random, majority, 'random', evidence)} at epoch {first:g} ({at(first)['accuracy'].mean():.3f}) "
                        f"and {_against(at(last), random, majority, 'it', evidence)} at epoch {last:g} ({at(last)['accuracy'].mean():.3f})")
     sentence = f"With the top {_pct(keep)}, against random subsets of that size ({random['accuracy'].mean():.3f}), " + "; ".join(clauses) + "."
     scored_all = table[table["step"].notna()]
@@ -112,7 +105,7 @@ def label_balance(table: pd.DataFrame) -> str:
         worst = tv.idxmax()
         at = part[part["epoch"] == worst]
         off = at.loc[(at["fraction"] - at["train_fraction"]).abs().idxmax()]
-        clauses.append(f"{_name(name)} is furthest from the training mix at epoch {worst:g} (total variation distance {tv[worst]:.2f}; "
+        clauses.append(f"{in_words(name)} is furthest from the training mix at epoch {worst:g} (total variation distance {tv[worst]:.2f}; "
                        f"{off['class_name']} {off['fraction']:.0%} of the selection against {off['train_fraction']:.0%} of the training set) "
                        f"and closest at epoch {tv.idxmin():g} ({tv.min():.2f})")
     return f"For the top {_pct(keep)}, " + "; ".join(clauses) + "."
@@ -130,7 +123,7 @@ def preserved_fraction(table: pd.DataFrame, majority: float, evidence: Evidence 
             same = scored[(scored["balanced"].astype(bool) == balanced) & (scored["keep"] == keep)]
             found = {name: verdict(g, rand, majority, evidence) for name, g in same.groupby("score", sort=False)}
             same_everywhere = len(set(found.values())) == 1
-            words = WORDS[next(iter(found.values()))] if same_everywhere else "mixed (" + ", ".join(f"{_name(n)} {v}" for n, v in found.items()) + ")"
+            words = WORDS[next(iter(found.values()))] if same_everywhere else "mixed (" + ", ".join(f"{in_words(n)} {v}" for n, v in found.items()) + ")"
             groups.setdefault(words, []).append(_pct(keep))
         parts.append(f"{label} is " + "; ".join(f"{words} at {' and '.join(keeps)} kept" for words, keeps in groups.items()))
     full = table.loc[table["score"] == FULL, "accuracy"]
@@ -154,7 +147,7 @@ def offset_curve(table: pd.DataFrame, majority: float, evidence: Evidence | None
             best = means.drop(0.0).idxmax()
             at = lambda o: runs[runs["offset"] == o]
             rand = part[(part["score"] == RANDOM) & (part["offset"] == best)]
-            clauses.append(f"{_name(name)} ({window} window) does best at k = {_pct(best)} ({at(best)['accuracy'].mean():.3f}): "
+            clauses.append(f"{in_words(name)} ({window} window) does best at k = {_pct(best)} ({at(best)['accuracy'].mean():.3f}): "
                            f"{_against(at(best), at(0.0), majority, 'k = 0', evidence)} ({at(0.0)['accuracy'].mean():.3f}), "
                            f"{_against(at(best), rand, majority, 'random', evidence)} ({rand['accuracy'].mean():.3f}) and "
                            f"{_against(at(best), full, majority, 'full data', evidence)} ({full['accuracy'].mean():.3f})")
@@ -168,7 +161,7 @@ def noisy_labels(table: pd.DataFrame, noise: float, majority: float, evidence: E
     detect = table[(table["metric"] == "precision") & np.isclose(table["removed"], noise)]
     random = detect.loc[detect["score"] == RANDOM, "value"]
     scores = detect[detect["score"] != RANDOM].groupby("score", sort=False)["value"].mean()
-    caught = ", ".join(f"{_name(s)} {v:.0%}" for s, v in scores.items())
+    caught = ", ".join(f"{in_words(s)} {v:.0%}" for s, v in scores.items())
     draws = f"{random.mean():.0%} ± {random.std(ddof=1):.0%} for random draws" if len(random) > 1 else f"{random.mean():.0%} for one random draw"
     sentence = f"Among the top {_pct(noise)} by score, the share of flipped labels is {caught}, against {draws}."
     acc = table[table["metric"] == "accuracy"]
@@ -176,7 +169,7 @@ def noisy_labels(table: pd.DataFrame, noise: float, majority: float, evidence: E
         full = acc[acc["score"] == FULL]
         best = acc[~acc["score"].isin([FULL, RANDOM, ORACLE])].groupby("score")["value"].mean().idxmax()
         runs = acc[acc["score"] == best]
-        sentence += (f" Removing them by {_name(best)} (the best score, {runs['value'].mean():.3f}) is "
+        sentence += (f" Removing them by {in_words(best)} (the best score, {runs['value'].mean():.3f}) is "
                      f"{_against(runs, full, majority, 'training on all the noisy data', evidence, 'value')} ({full['value'].mean():.3f})."
                      + rule_words(evidence, acc))
     return sentence

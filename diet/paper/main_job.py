@@ -12,13 +12,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from diet.paper.context import FULL, RANDOM
+from diet.paper.context import FULL, RANDOM, Subset
 from diet.errors import DietError
 from diet.paper.presets import Preset
+from diet.paper.experiments.subsets import total_variation
 from diet.prune.select import check_fractions, class_fractions, select
 from diet.paper.evidence import Evidence
 from diet.runs.retraining import RUN, retrain
@@ -28,16 +28,7 @@ from diet.progress import Progress
 from diet.runs.store import Store
 from diet.data.tasks import load_task
 from diet.data.task import Task
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A named training subset: its kind (full, random, top, per class, skip top), its score, its ids per retraining seed (None = all)."""
-
-    name: str
-    kind: str
-    score: str
-    ids: dict[int, np.ndarray | None]
+from diet.stats.one_class import majority_rate
 
 
 @dataclass(frozen=True)
@@ -56,8 +47,10 @@ class RunResult:
         return Evidence.of(self.store, self.task.test.labels, [self.accuracies])
 
 
-def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: float, seeds) -> list[Selection]:
-    """Full data, random, top-`keep` by each score, and for scores[0] also per class and after skipping the top `offset`."""
+def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: float, seeds) -> list[Subset]:
+    """Full data, random, top-`keep` by each score, and for scores[0] also per class and after skipping the top `offset`.
+
+    Each is labelled by its selection (its name), kind (full, random, top, per class, skip top) and score."""
     check_fractions(keep, offset, "fixed")
     if not 0 < keep < 1:
         raise DietError(f"keep is the fraction the selections keep, strictly between 0 and 1, got {keep}")
@@ -65,14 +58,14 @@ def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: 
         raise DietError(f"offset is the top fraction skipped before keeping {keep:.0%}; it must be above 0, got {offset}")
     labels, seeds = table.labels(), [int(s) for s in seeds]
     every = pd.Series(0.0, index=labels.index)
-    same = lambda ids: {seed: ids for seed in seeds}
-    out = [Selection(FULL, "full", "", same(None)),
-           Selection(f"{RANDOM} {keep:.0%}", "random", "", {seed: select(every, keep, order="random", seed=seed) for seed in seeds})]
-    out += [Selection(f"{name} top {keep:.0%}", "top", name, same(select(table.mean(name), keep))) for name in scores]
-    first = table.mean(scores[0])
+    named = lambda name, kind, score="": {"selection": name, "kind": kind, "score": score}  # noqa: E731
+    out = [Subset.same(named(FULL, "full"), None, seeds),
+           Subset(named(f"{RANDOM} {keep:.0%}", "random"), {seed: select(every, keep, order="random", seed=seed) for seed in seeds})]
+    out += [Subset.same(named(f"{name} top {keep:.0%}", "top", name), select(table.mean(name), keep), seeds) for name in scores]
+    first, by = table.mean(scores[0]), scores[0]
     out += [
-        Selection(f"{scores[0]} top {keep:.0%} per class", "per class", scores[0], same(select(first, keep, labels=labels, balanced=True))),
-        Selection(f"{scores[0]} ranks {offset * 100:.0f}-{(offset + keep) * 100:.0f}%", "skip top", scores[0], same(select(first, keep, offset=offset, window="fixed"))),
+        Subset.same(named(f"{by} top {keep:.0%} per class", "per class", by), select(first, keep, labels=labels, balanced=True), seeds),
+        Subset.same(named(f"{by} ranks {offset * 100:.0f}-{(offset + keep) * 100:.0f}%", "skip top", by), select(first, keep, offset=offset, window="fixed"), seeds),
     ]
     return out
 
@@ -104,8 +97,8 @@ def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float
                   enabled=progress, total_weight=sum(sizes)) as retraining:
         for s in selections:
             for seed, ids in s.ids.items():
-                acc = retrain(task, preset.model, ids, [seed], preset.train, store, progress=False, label=s.name)
-                rows.append(acc.assign(selection=s.name, kind=s.kind, score=s.score))
+                acc = retrain(task, preset.model, ids, [seed], preset.train, store, progress=False, label=s.label)
+                rows.append(acc.assign(**s.meta))
                 retraining.advance(len(task.train) if ids is None else len(ids))
     accuracies = pd.concat(rows, ignore_index=True)
     mix = class_mix(task, selections)
@@ -113,11 +106,11 @@ def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float
     accuracies["tv_distance"] = [tv[(s, seed)] for s, seed in zip(accuracies["selection"], accuracies["seed"])]
     columns = ["selection", "kind", "score", "seed", "accuracy", "n_train", "tv_distance", "seconds", RUN]
     seconds = {"scoring": stage.close(), "retraining": retraining.close()}
-    majority = float(np.bincount(task.test.labels, minlength=task.num_labels).max() / len(task.test))
+    majority = majority_rate(task.test.labels, task.num_labels)
     return RunResult(accuracies[columns], mix.drop(columns="tv_distance"), table, folder, seconds, majority, task, store)
 
 
-def class_mix(task: Task, selections: list[Selection]) -> pd.DataFrame:
+def class_mix(task: Task, selections: list[Subset]) -> pd.DataFrame:
     """Class shares of each selection per seed, the training set's, and their total variation distance."""
     labels = pd.Series(task.train.labels, index=task.train.ids)
     k = task.num_labels
@@ -126,7 +119,7 @@ def class_mix(task: Task, selections: list[Selection]) -> pd.DataFrame:
     for s in selections:
         for seed, ids in s.ids.items():
             share = base if ids is None else class_fractions(ids, labels, k)
-            tv = 0.5 * float(np.abs(share - base).sum())
-            rows += [{"selection": s.name, "seed": seed, "label": c, "class_name": task.label_names[c], "fraction": share[c],
+            tv = total_variation(share, base)
+            rows += [{"selection": s.label, "seed": seed, "label": c, "class_name": task.label_names[c], "fraction": share[c],
                       "train_fraction": base[c], "tv_distance": tv} for c in range(k)]
     return pd.DataFrame(rows)

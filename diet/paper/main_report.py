@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from diet.paper.claims import CHANCE_MARGIN
+from diet.stats.one_class import CHANCE_MARGIN
 from diet.paper.evidence import SEED_RULE, Evidence
 from diet.stats.one_class import all_one_class
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 from diet.model.config import TrainConfig
 from diet.errors import DietError, did_you_mean
@@ -35,7 +35,6 @@ class Preset:
     noise_retrain: bool = True  # figure 5: also retrain after removing the top-scored noisy examples
     data_seed: int = 0
     grand_method: str = "ghost"
-    extra: dict = field(default_factory=dict)
     tasks: tuple[str, ...] = ()  # the tasks the book shows (`diet book` without --task); empty: just `task`
     dynamics: bool = False  # the book shows the training-dynamics scores: figure 5's data map and the "Which score?" chapter
     dynamics_per_epoch: int = 8  # checkpoints per epoch of the training-dynamics records (diet.runs.dynamics)
@@ -74,17 +73,20 @@ class Preset:
 
     def to_dict(self) -> dict:
         """Every field, except those added after tables were committed while they hold their defaults
-        (so that the committed tables' keys, Context.tables_key, stay the same)."""
-        d = asdict(self)
+        (so that the committed tables' keys, Context.tables_key, stay the same), with the removed fields at their one value."""
+        d = {**asdict(self), **REMOVED_FIELDS}
         for name, default in NEW_FIELDS.items():
             if d[name] == default:
                 d.pop(name)
         return d
 
 
+REMOVED_FIELDS = {"extra": {}}  # `extra` was never read; committed tables were keyed with it, always empty
 NEW_FIELDS = {"dynamics": False, "dynamics_per_epoch": 8, "compare_fractions": (0.5, 0.7),
               "compare_scores": ("el2n", "grand_head", "grand_full", "loss", "forgetting", "low_confidence", "variability", "neg_aum")}
 
+
+SCALE_PRESETS = ("cpu", "cpu-2k", "gpu")  # the real-data presets the scale chapter compares, from 500 to 10,000 training examples
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(

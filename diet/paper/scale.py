@@ -13,19 +13,16 @@ import dataclasses
 
 import pandas as pd
 
-from diet.paper import experiments as ex
-from diet.paper.claims import CLAIM_COLUMNS, claims, verdict_summary
-from diet.paper.evidence import Evidence
-from diet.paper.context import RANDOM, Context, run_context
 from diet.errors import DietError
-from diet.stats.one_class import majority_rate
 from diet.model.steps import steps_per_epoch
-from diet.runs.store import Store
+from diet.paper.claims import CLAIM_COLUMNS, claims, verdict_summary
+from diet.paper.context import RANDOM, Context, run_context
+from diet.paper.figures import CHECKED
+from diet.paper.presets import SCALE_PRESETS
+from diet.runs.store import MissingRunError, Store
 
-SCALE_PRESETS = ("cpu", "cpu-2k", "gpu")  # the real-data presets, from 500 to 10,000 training examples
 BALANCED = "bal"  # the id of the one comparison that is not a paper claim: class-balanced against plain selection (figure 3)
 BALANCED_TEXT = "Class-balanced selection beats plain selection by the same score at the same fraction (figure 3; not a claim of the paper)."
-FIGURE_EXPERIMENTS = {1: ex.score_timing, 2: ex.label_balance, 3: ex.preserved_fraction, 4: ex.offset_curve, 5: ex.noisy_labels}  # the tables claims() reads
 
 
 def readonly(ctx: Context) -> Context:
@@ -33,22 +30,23 @@ def readonly(ctx: Context) -> Context:
     return dataclasses.replace(ctx, store=Store(ctx.store.root, readonly=True), _cache={})
 
 
-def stored_figure_tables(ctx: Context) -> tuple[dict[int, pd.DataFrame], dict[int, str]]:
+def stored_figure_tables(ctx: Context) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """({figure: table} computed from the stored runs, {figure: why not} for figures with a run missing)."""
     ctx = readonly(ctx)
     found, missing = {}, {}
-    for figure, make in FIGURE_EXPERIMENTS.items():
+    for figure in CHECKED:
         try:
-            found[figure] = make(ctx)
-        except DietError as error:  # MissingRunError: the store does not hold every run of this figure
-            missing[figure] = str(error).split(" and is read-only")[0]
+            found[figure.id] = figure.compute(ctx)
+        except MissingRunError as error:  # the store does not hold every run of this figure
+            missing[figure.id] = error.what
+        except DietError as error:
+            missing[figure.id] = str(error)
     return found, missing
 
 
 def balanced_rows(ctx: Context, fig3: pd.DataFrame) -> list[dict]:
     """Class-balanced minus plain selection, per score and kept fraction below 1, with `diet.paper.evidence`'s verdict."""
-    floor = majority_rate(ctx.task.test.labels, ctx.task.num_labels)
-    evidence = Evidence.of(ctx.store, ctx.task.test.labels, [fig3])
+    floor, evidence = ctx.majority, ctx.evidence(fig3)
     rows = []
     balanced = fig3["balanced"].astype(bool)
     for name in [s for s in fig3["score"].unique() if s != RANDOM]:
@@ -58,7 +56,7 @@ def balanced_rows(ctx: Context, fig3: pd.DataFrame) -> list[dict]:
                 continue
             setting = f"{name}, keep {keep:.0%}"
             result = evidence.accuracy(fig3[at & balanced], fig3[at & ~balanced], "higher", floor=floor)
-            rows.append({"id": BALANCED, "figure": 3, "claim": BALANCED_TEXT, "setting": setting, **result, "key": setting})
+            rows.append({"id": BALANCED, "figure": "3", "claim": BALANCED_TEXT, "setting": setting, **result, "key": setting})
     return rows
 
 
@@ -108,7 +106,7 @@ def scale_claims(contexts: list[Context]) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         gaps += [{"preset": ctx.preset.name, "n_train": ctx.n_train, "figure": f, "reason": r} for f, r in missing.items()]
         rows = claims(ctx, tables)
-        extra = pd.DataFrame(balanced_rows(ctx, tables[3]) if 3 in tables else [], columns=rows.columns)
+        extra = pd.DataFrame(balanced_rows(ctx, tables["3"]) if "3" in tables else [], columns=rows.columns)
         frames.append(pd.concat([rows, extra], ignore_index=True).assign(size=size_label(ctx), n_train=ctx.n_train, preset=ctx.preset.name))
     columns = [*CLAIM_COLUMNS, "size", "n_train", "preset"]
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -8,7 +8,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from diet.plots.figures import DPI, WIDTH
+from diet.plots.style import DPI, WIDTH
 
 VERDICT_COLORS = {"holds": "#1b7837", "does not hold": "#b2182b", "inconclusive": "#8c8c8c"}
 UNITS = {"2": "TV distance", "5a": "share flipped"}  # every other claim compares test accuracies

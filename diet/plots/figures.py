@@ -1,4 +1,4 @@
-"""One seaborn figure per experiment table (diet.paper.experiments), each with its caption.
+"""One seaborn figure per figure table (`diet.paper.figures`), each with its caption, and `diet run`'s figure.
 
 Every function takes the tidy table and `about` (what was run: task, model, sizes, seeds;
 `Context.caption()`), and returns (figure, caption). Lines are means over seeds; bands and
@@ -12,117 +12,27 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from diet.paper.experiments import FULL, ORACLE, RANDOM
-from diet.stats.one_class import CHANCE_MARGIN
-
-SPREAD = "Lines and points are means over seeds; bands and error bars show ± 1 standard deviation over seeds."
-COLORS = {"el2n": "#1f77b4", "grand_head": "#d62728", "grand_full": "#ff7f0e", "loss": "#9467bd", RANDOM: "#7f7f7f", FULL: "#000000", ORACLE: "#2ca02c"}
-LABELS = {"el2n": "EL2N", "grand_head": "GraNd (head)", "grand_full": "GraNd (all weights)", "loss": "loss", RANDOM: "random", FULL: "full data", ORACLE: "flipped removed (oracle)"}
-
-
-WIDTH, DPI = 7.2, 144  # inches: about the book's text width, so 10-point labels stay 10 points on the page
-
-
-def _figure(nrows: int, ncols: int, height: float = 3.2) -> tuple[Figure, np.ndarray]:
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
-    fig = Figure(figsize=(WIDTH, height * nrows + 0.5), dpi=DPI, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
-    return fig, axes
-
-
-def _label(name: str) -> str:
-    return LABELS.get(name, name)
-
-
-def _hline(ax, values: pd.Series, name: str, style: str = "--") -> None:
-    """A horizontal mean line with a ± 1 sd band (the random baseline or the full-data accuracy)."""
-    values = values.dropna()
-    if values.empty:
-        return
-    mean, sd = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
-    ax.axhline(mean, color=COLORS.get(name, "k"), linestyle=style, linewidth=1.4, label=f"{_label(name)} ({mean:.3f})")
-    if sd > 0:
-        ax.axhspan(mean - sd, mean + sd, color=COLORS.get(name, "k"), alpha=0.12, linewidth=0)
-
-
-MARKERS = {"el2n": "o", "grand_head": "s", "grand_full": "^", "loss": "D", RANDOM: "X", FULL: "P", ORACLE: "*"}
-# EL2N and head GraNd often rank alike, so their lines coincide: head GraNd is dashed with hollow
-# squares around EL2N's filled circles, so both stay visible where they overlap.
-DASHES = {"el2n": "", "grand_head": (4, 2), "grand_full": (1, 1.5), "loss": (3, 1, 1, 1), RANDOM: (2, 2), FULL: (1, 1), ORACLE: ""}
-HOLLOW = {"grand_head", "grand_full"}
-
-
-def _one_class(ax, majority: float | None) -> None:
-    """A red dotted line at the test set's majority-class rate: what a model predicting one class scores."""
-    if majority is not None:
-        ax.axhline(majority, color="#d62728", linestyle=":", linewidth=1.2, label=f"one class ({majority:.3f})")
-
-
-def _one_class_words(majority: float | None) -> str:
-    if majority is None:
-        return ""
-    return (f" Red dotted: the test set's majority-class rate ({majority:.3f}), what a model predicting one class scores; "
-            f"points at or below it (+{CHANCE_MARGIN}) come from one-class models and say nothing about the scores.")
-
-
-def _lines(ax, frame: pd.DataFrame, x: str, y: str, hue: str = "score", **kwargs) -> None:
-    """One line per `hue` level (means over seeds, ± 1 sd band), each with its own colour, marker and dash pattern."""
-    if frame.empty:
-        return
-    data = frame.assign(**{hue: frame[hue].map(_label)})
-    levels = list(dict.fromkeys(frame[hue]))
-    palette = {_label(k): v for k, v in COLORS.items()}
-    markers = {_label(k): MARKERS.get(k, "o") for k in levels}
-    dashes = {_label(k): DASHES.get(k, "") for k in levels}
-    sns.lineplot(data=data, x=x, y=y, hue=hue, style=hue, markers=markers, dashes=dashes, ax=ax, errorbar="sd",
-                 palette=palette, err_kws={"alpha": 0.15}, markersize=6, **kwargs)
-    _hollow(ax.get_lines())
-
-
-def _hollow(lines) -> None:
-    """Unfilled markers for the scores in HOLLOW (their marker shapes are unique to them)."""
-    shapes = {MARKERS[k] for k in HOLLOW}
-    for line in lines:
-        if hasattr(line, "get_marker") and line.get_marker() in shapes:
-            line.set_markerfacecolor("none")
-            line.set_markeredgecolor(line.get_color())
-            line.set_markeredgewidth(1.4)
-
-
-def _legend(fig: Figure, axes: np.ndarray) -> None:
-    """One legend under the panels, from the union of the panels' entries (readable at book width)."""
-    entries = {}
-    for ax in axes.flat:
-        handles, labels = ax.get_legend_handles_labels()
-        for handle, label in zip(handles, labels):
-            entries.setdefault(label.split(" (")[0] if label.startswith((_label(RANDOM), _label(FULL))) else label, handle)
-        if ax.get_legend():
-            ax.get_legend().remove()
-    _hollow(entries.values())
-    fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncols=min(5, len(entries)), frameon=False)
-
-
-def _pct(ax, axis: str = "x") -> None:
-    formatter = lambda v, _pos: f"{v:.0%}"
-    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(formatter)
+from diet.paper.context import FULL, ORACLE, RANDOM
+from diet.plots.style import (COLORS, DPI, SPREAD, WIDTH, baseline_line, label, one_class_line, one_class_words, panels, percent_axis,
+                              score_lines, shared_legend)
 
 
 def score_timing(frame: pd.DataFrame, about: str = "", majority: float | None = None) -> tuple[Figure, str]:
     """Figure 1: accuracy after training on the top-k against the epoch the scores were taken at (`majority`: see _one_class)."""
     keeps = sorted(k for k in frame["keep"].unique() if k < 1)
-    fig, axes = _figure(1, len(keeps))
+    fig, axes = panels(1, len(keeps))
     for ax, keep in zip(axes[0], keeps):
         part = frame[frame["keep"] == keep]
-        _lines(ax, part[part["step"].notna()], "epoch", "accuracy")
-        _hline(ax, part.loc[part["score"] == RANDOM, "accuracy"], RANDOM)
-        _hline(ax, frame.loc[frame["score"] == FULL, "accuracy"], FULL, ":")
-        _one_class(ax, majority)
+        score_lines(ax, part[part["step"].notna()], "epoch", "accuracy")
+        baseline_line(ax, part.loc[part["score"] == RANDOM, "accuracy"], RANDOM)
+        baseline_line(ax, frame.loc[frame["score"] == FULL, "accuracy"], FULL, ":")
+        one_class_line(ax, majority)
         ax.set(title=f"train on the top {keep:.0%}", xlabel="epoch at which the scores were computed", ylabel="test accuracy")
-    _legend(fig, axes)
+    shared_legend(fig, axes)
     caption = (
         "Figure 1 (score timing). Test accuracy after retraining on the highest-scored examples, against the point in "
         "fine-tuning at which the scores were computed (0 = before any update). Dashed grey: a random subset of the same "
-        f"size (a new draw per seed); dotted black: all training data.{_one_class_words(majority)} {SPREAD} {about}"
+        f"size (a new draw per seed); dotted black: all training data.{one_class_words(majority)} {SPREAD} {about}"
     )
     return fig, caption
 
@@ -130,7 +40,7 @@ def score_timing(frame: pd.DataFrame, about: str = "", majority: float | None = 
 def label_balance(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
     """Figure 2: class shares among the top-k against the scoring epoch."""
     scores, keeps = list(dict.fromkeys(frame["score"])), sorted(frame["keep"].unique())
-    fig, axes = _figure(len(scores), len(keeps), height=2.7)
+    fig, axes = panels(len(scores), len(keeps), height=2.7)
     palette = dict(zip(frame["class_name"].unique(), sns.color_palette("colorblind")))
     for row, name in enumerate(scores):
         for col, keep in enumerate(keeps):
@@ -146,9 +56,9 @@ def label_balance(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
                 ax.fill_between(band["epoch"], low, high, color=palette[cls], alpha=0.12, linewidth=0)
             for cls, share in mean.groupby("class_name")["train_fraction"].first().items():
                 ax.axhline(share, color=palette[cls], linestyle=":", linewidth=1)
-            ax.set(title=f"{_label(name)}, top {keep:.0%}", xlabel="epoch at which the scores were computed" if row == len(scores) - 1 else "", ylabel="share of the selection", ylim=(0, None))
-            _pct(ax, "y")
-    _legend(fig, axes)
+            ax.set(title=f"{label(name)}, top {keep:.0%}", xlabel="epoch at which the scores were computed" if row == len(scores) - 1 else "", ylabel="share of the selection", ylim=(0, None))
+            percent_axis(ax, "y")
+    shared_legend(fig, axes)
     caption = (
         "Figure 2 (label balance). Share of each class among the highest-scored examples, against the point in fine-tuning "
         "at which the scores were computed. Lines: the selection from run-averaged scores (the one figure 1 trains on); "
@@ -160,22 +70,22 @@ def label_balance(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
 
 def preserved_fraction(frame: pd.DataFrame, about: str = "", majority: float | None = None) -> tuple[Figure, str]:
     """Figure 3: accuracy against the fraction kept, plain and class-balanced."""
-    fig, axes = _figure(1, 2)
+    fig, axes = panels(1, 2)
     full = frame.loc[frame["score"] == FULL, "accuracy"]
     random = frame[frame["score"] == RANDOM]
     for ax, balanced in zip(axes[0], (False, True)):
         part = frame[(frame["balanced"].astype(bool) == balanced) & ~frame["score"].isin([RANDOM, FULL])]
-        _lines(ax, pd.concat([part, random]), "keep", "accuracy")
-        _hline(ax, full, FULL, ":")
-        _one_class(ax, majority)
+        score_lines(ax, pd.concat([part, random]), "keep", "accuracy")
+        baseline_line(ax, full, FULL, ":")
+        one_class_line(ax, majority)
         ax.set(title="class-balanced top-k" if balanced else "top-k", xlabel="fraction of the training set kept", ylabel="test accuracy")
-        _pct(ax)
-    _legend(fig, axes)
+        percent_axis(ax)
+    shared_legend(fig, axes)
     caption = (
         "Figure 3 (preserved fraction). Test accuracy after retraining on the top-scored fraction of the training set "
         "(scores at the final scoring step, averaged over runs), against that fraction. Left: top-k over the whole set; "
         "right: the same fraction taken within each class. Grey: random subsets of the same size (in both panels); "
-        f"dotted black: all training data.{_one_class_words(majority)} {SPREAD} {about}"
+        f"dotted black: all training data.{one_class_words(majority)} {SPREAD} {about}"
     )
     return fig, caption
 
@@ -186,20 +96,20 @@ def offset_curve(frame: pd.DataFrame, about: str = "", majority: float | None = 
     scored = frame[frame["offset"].notna()]
     fixed = scored["window"] == "fixed"  # fixed windows keep `keep`; shrinking ones keep `keep - offset`
     keep = (scored["kept"] + np.where(fixed, 0.0, scored["offset"])).max()
-    fig, axes = _figure(2, len(windows), height=2.8)
+    fig, axes = panels(2, len(windows), height=2.8)
     random = frame[frame["score"] == RANDOM]
     for col, window in enumerate(windows):
         for row, balanced in enumerate((False, True)):
             ax = axes[row, col]
             part = frame[(frame["window"] == window) & (frame["balanced"].astype(bool) == balanced) & ~frame["score"].isin([RANDOM, FULL])]
-            _lines(ax, pd.concat([part, random[random["window"] == window]]), "offset", "accuracy")
-            _hline(ax, frame.loc[(frame["score"] == FULL) & (frame["window"] == window), "accuracy"], FULL, ":")
-            _one_class(ax, majority)
+            score_lines(ax, pd.concat([part, random[random["window"] == window]]), "offset", "accuracy")
+            baseline_line(ax, frame.loc[(frame["score"] == FULL) & (frame["window"] == window), "accuracy"], FULL, ":")
+            one_class_line(ax, majority)
             reading = f"fixed: ranks [k, k + {keep:.0%})" if window == "fixed" else f"shrinking: ranks [k, {keep:.0%})"
             title = f"{window}, class-balanced" if balanced else reading
             ax.set(title=title, xlabel="top fraction skipped first (k)" if row == 1 else "", ylabel="test accuracy")
-            _pct(ax)
-    _legend(fig, axes)
+            percent_axis(ax)
+    shared_legend(fig, axes)
     readings = {
         "fixed": f"keeping the next {keep:.0%} of the data (a fixed-size window, ranks [k, k + {keep:.0%}))",
         "shrinking": f"keeping the ranks from k to {keep:.0%} (a shrinking set of {keep:.0%} − k)",
@@ -208,7 +118,7 @@ def offset_curve(frame: pd.DataFrame, about: str = "", majority: float | None = 
     caption = (
         f"Figure 4 (offset). Test accuracy after first removing the top k of the examples by score and "
         f"{' or '.join(shown)}. Top row: ranks over the whole set; bottom row: within each class. Grey: random subsets of the same size as "
-        f"each window; dotted black: all training data.{_one_class_words(majority)} {SPREAD} {about}"
+        f"each window; dotted black: all training data.{one_class_words(majority)} {SPREAD} {about}"
     )
     return fig, caption
 
@@ -227,20 +137,20 @@ def noisy_labels(frame: pd.DataFrame, about: str = "", noise: float | None = Non
     axes = fig.subplots(1, 2, width_ratios=[1, 1.2]) if len(acc) else [fig.subplots(1, 1)]
     left = axes[0]
     detect = frame[frame["metric"] == "precision"]
-    _lines(left, detect, "removed", "value")
+    score_lines(left, detect, "removed", "value")
     left.set(title="flipped labels among the top k", xlabel="top fraction k (by score)", ylabel="precision")
     left.set_ylim(bottom=0)  # a precision below 0 would only be the sd band of the random draws
-    _pct(left)
-    _pct(left, "y")
+    percent_axis(left)
+    percent_axis(left, "y")
     if left.get_legend():
         left.get_legend().remove()
     if len(acc):
         right = axes[1]
         order = [FULL, RANDOM] + [s for s in dict.fromkeys(acc["score"]) if s not in (FULL, RANDOM, ORACLE)] + [ORACLE]
         order = [s for s in order if s in set(acc["score"])]
-        acc["condition"] = acc["score"].map(_label)
-        sns.barplot(data=acc, y="condition", x="value", order=[_label(s) for s in order], errorbar="sd", ax=right,
-                    hue="condition", palette={_label(s): COLORS.get(s, "#333333") for s in order}, legend=False)
+        acc["condition"] = acc["score"].map(label)
+        sns.barplot(data=acc, y="condition", x="value", order=[label(s) for s in order], errorbar="sd", ax=right,
+                    hue="condition", palette={label(s): COLORS.get(s, "#333333") for s in order}, legend=False)
         low = max(0.0, acc["value"].min() - 0.1)
         right.set(title="test accuracy after removing", xlabel="test accuracy", ylabel="", xlim=(low, min(1.0, acc["value"].max() + 0.05)))
     handles, labels = left.get_legend_handles_labels()
@@ -296,7 +206,7 @@ def main_comparison(accuracies: pd.DataFrame, summary: pd.DataFrame, base: pd.Se
     for i, tv in enumerate(summary["tv_distance"]):
         right.text(1.01, i, f"TV {tv:.2f}", va="center", fontsize="small")
     right.set(xlim=(0, 1), xlabel="share of the selection", title="class mix (dotted: training set)")
-    _pct(right)
+    percent_axis(right)
     handles, labels = right.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(base), 6), fontsize="small", frameon=False)
     if title:

@@ -8,7 +8,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from diet.plots.figures import DPI, WIDTH
+from diet.plots.style import DPI, WIDTH
 from diet.plots.claims import UNITS, error_bars
 
 VERDICT_MARKERS = {"holds": dict(marker="o"), "does not hold": dict(marker="X"), "inconclusive": dict(marker="o", markerfacecolor="white")}

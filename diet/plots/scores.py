@@ -7,22 +7,16 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from diet.paper.context import FULL, RANDOM
+from diet.plots.style import COLORS, DPI, SPREAD, WIDTH
 from diet.scores.dynamics import AMBIGUOUS_SHARE, REGIONS
-from diet.paper.experiments import FULL, RANDOM
-from diet.plots.figures import COLORS, DPI, LABELS, SPREAD, WIDTH
-
-SCORE_LABELS = {**LABELS, "forgetting": "forgetting", "low_confidence": "low confidence", "variability": "variability", "neg_aum": "−AUM"}
-SCORE_COLORS = {**COLORS, "forgetting": "#8c564b", "low_confidence": "#e377c2", "variability": "#17becf", "neg_aum": "#bcbd22"}
+from diet.scores.names import label
 HARD_END = ("High is hard for every score: EL2N, GraNd and loss as computed; forgetting counts correct → incorrect transitions "
             "(never learned: above all); low confidence is 1 − the mean gold-label probability; −AUM is minus the mean margin.")
 
 
 def _theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
-
-
-def _label(name: str) -> str:
-    return SCORE_LABELS.get(name, name)
 
 
 def data_map(frame: pd.DataFrame, about: str = "", title: str = "", highlight: str | None = None) -> tuple[Figure, str]:
@@ -63,7 +57,7 @@ def data_map(frame: pd.DataFrame, about: str = "", title: str = "", highlight: s
 
 def _matrix(frame: pd.DataFrame, value: str, order: list[str]) -> pd.DataFrame:
     wide = frame.pivot(index="score", columns="other", values=value).reindex(index=order, columns=order)
-    return wide.rename(index=_label, columns=_label)
+    return wide.rename(index=label, columns=label)
 
 
 def score_agreement(correlations: pd.DataFrame, overlap: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
@@ -111,7 +105,7 @@ def which_score(frame: pd.DataFrame, about: str = "") -> tuple[Figure, str]:
             ax.errorbar(stats["mean"], y + offset, xerr=stats["std"].fillna(0), fmt=marker, color="#1f77b4" if not balanced else "#2ca02c",
                         markersize=5, capsize=2, linewidth=1, label="class-balanced top-k" if balanced else "top-k")
         ax.set(title=f"keep the top {keep:.0%}", xlabel="test accuracy")
-    axes[0].set_yticks(y, [_label(s) for s in scores])
+    axes[0].set_yticks(y, [label(s) for s in scores])
     axes[0].invert_yaxis()
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
@@ -128,7 +122,7 @@ def flipped_recall(frame: pd.DataFrame, about: str = "", noise: float | None = N
     _theme()
     recall = frame[frame["metric"] == "recall"].copy()
     noise = float(recall["removed"].min()) if noise is None else noise
-    recall["score"] = recall["score"].map(_label)
+    recall["score"] = recall["score"].map(label)
     recall["top"] = recall["removed"].map(lambda k: f"top {k:.0%}")
     fig = Figure(figsize=(WIDTH, 0.3 * recall["score"].nunique() + 1.6), dpi=DPI, layout="constrained")
     ax = fig.subplots()

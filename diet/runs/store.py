@@ -48,7 +48,14 @@ def _about(config: dict) -> str:
 
 
 class MissingRunError(DietError):
-    """A read-only store was asked for a run it does not hold."""
+    """A read-only store was asked for a run it does not hold; `what` names the run, without what to do about it."""
+
+    def __init__(self, what: str, message: str | None = None):
+        super().__init__(message or what)
+        self.what = what
+
+    def __reduce__(self):
+        return type(self), (self.what, str(self))
 
 
 class Store:
@@ -156,10 +163,9 @@ class Store:
         if self.complete(kind, cached) or (cached is not None and (self.readonly or self.keep_outdated)):  # an outdated entry as it is
             return cached
         if self.readonly:
-            raise MissingRunError(
-                f"the store {self.root} holds no {kind} run {config_key(config)} ({_about(config)}) and is read-only "
-                f"({READONLY_ENV}=1 or --no-compute): fill it first with `diet precompute`, or build without --no-compute"
-            )
+            what = f"the store {self.root} holds no {kind} run {config_key(config)} ({_about(config)})"
+            raise MissingRunError(what, f"{what} and is read-only ({READONLY_ENV}=1 or --no-compute): fill it first with "
+                                        "`diet precompute`, or build without --no-compute")
         from diet.runs.locks import claim
 
         with claim(self.root, kind, config_key(config), wait=True):
