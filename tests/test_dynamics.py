@@ -214,7 +214,7 @@ SMALL = dict(n_train=40, n_test=24, seeds=[0, 1], retrain_seeds=[0], compare_fra
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    return ex.run_context("smoke", store=tmp_path_factory.mktemp("store"), **SMALL)
+    return run_context("smoke", store=tmp_path_factory.mktemp("store"), **SMALL)
 
 
 def test_the_planner_lists_the_records_runs_ready(ctx):

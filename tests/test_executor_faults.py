@@ -32,7 +32,7 @@ JOBS = 8
 
 
 def small_context(store: Path):
-    return ex.run_context("smoke", store=store, **SIZES)
+    return run_context("smoke", store=store, **SIZES)
 
 
 def entries(store: Path) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 import diet.paper.experiments as ex
 from diet import DietError, load_task
 from diet.paper.claims import claims, verdict_summary
-from diet.paper.context import repo_root, store_root
+from diet.paper.context import repo_root, run_context, store_root
 from diet.paper.cost import compute_cost
 from diet.stats.seed_rule import compare
 from diet.data.noise import flip_labels
@@ -25,7 +25,7 @@ VERDICTS = {"holds", "does not hold", "inconclusive"}
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
-    return ex.run_context("smoke", store=tmp_path_factory.mktemp("store"), **SMALL)
+    return run_context("smoke", store=tmp_path_factory.mktemp("store"), **SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_run_context_applies_overrides_and_keeps_tables_apart(ctx, tmp_path, mon
     assert len(ctx.task.train) == N_TRAIN and len(ctx.task.test) == N_TEST
     assert ctx.preset.score_seeds == (0,) and ctx.preset.retrain_seeds == (0, 1) and ctx.preset.steps == ("0", "1ep")
     assert ctx.tables.parent == ctx.store.root and ctx.tables.name.startswith("ag_news-")  # overrides get their own folder
-    plain = ex.run_context("smoke", store=tmp_path)
+    plain = run_context("smoke", store=tmp_path)
     assert plain.tables == tmp_path / "ag_news"
     monkeypatch.setenv("DIET_STORE", str(tmp_path / "env"))
     assert store_root("smoke") == tmp_path / "env"
@@ -61,14 +61,14 @@ def test_run_context_applies_overrides_and_keeps_tables_apart(ctx, tmp_path, mon
 
 def test_run_context_loads_a_local_csv_task(csv_task, tmp_path):
     options = {"text_column": "question", "pair_column": "answer"}
-    ctx = ex.run_context("smoke", task=str(csv_task), store=tmp_path, task_options=options)
+    ctx = run_context("smoke", task=str(csv_task), store=tmp_path, task_options=options)
     assert ctx.task.name == "my_task" and ctx.tables == tmp_path / "my_task"
     assert ctx.task.num_labels == 3 and ctx.task.is_pair
 
 
 def test_unknown_preset_field_is_refused():
     with pytest.raises(DietError, match="unknown preset fields"):
-        ex.run_context("smoke", n_train=N_TRAIN, colour="blue")
+        run_context("smoke", n_train=N_TRAIN, colour="blue")
 
 
 # ------------------------------------------------------------ the experiment tables
@@ -177,14 +177,14 @@ def test_claims_from_saved_tables(ctx, tables):
 
 
 def test_claims_name_the_missing_notebook(tmp_path):
-    ctx = ex.run_context("smoke", store=tmp_path)
+    ctx = run_context("smoke", store=tmp_path)
     with pytest.raises(DietError, match="01_score_timing.ipynb"):
         claims(ctx)
 
 
 def test_tables_of_another_run_are_refused(tmp_path):
-    one = ex.run_context("smoke", store=tmp_path, n_train=40)
-    other = ex.run_context("smoke", store=tmp_path, n_train=40, retrain_seeds=[5])
+    one = run_context("smoke", store=tmp_path, n_train=40)
+    other = run_context("smoke", store=tmp_path, n_train=40, retrain_seeds=[5])
     one.save(pd.DataFrame({"a": [1]}), "fig1_score_timing")
     assert one.load("fig1_score_timing", "01_score_timing.ipynb")["a"].tolist() == [1]
     other = dataclasses.replace(other, tables=one.tables)  # the same folder, as with a shared DIET_STORE
@@ -192,7 +192,7 @@ def test_tables_of_another_run_are_refused(tmp_path):
         other.load("fig1_score_timing", "01_score_timing.ipynb")
     import os
 
-    relative = ex.run_context("smoke", store=os.path.relpath(tmp_path), n_train=40)  # the same store, spelled another way
+    relative = run_context("smoke", store=os.path.relpath(tmp_path), n_train=40)  # the same store, spelled another way
     assert relative.load("fig1_score_timing", "01_score_timing.ipynb")["a"].tolist() == [1]
 
 

@@ -26,7 +26,7 @@ SMALL = ["--preset", "smoke", "--figures", "3", "--seeds", "0", "1", "--retrain-
 
 
 def small_context(store: Path):
-    return ex.run_context("smoke", seeds=[0, 1], retrain_seeds=[0], fractions=[0.5], store=store)
+    return run_context("smoke", seeds=[0, 1], retrain_seeds=[0], fractions=[0.5], store=store)
 
 
 def entries(store: Path) -> dict[str, pd.DataFrame]:
@@ -63,7 +63,7 @@ def test_plan_names_ready_and_blocked_runs_then_unblocks_them(tmp_path):
     assert report.computed == 10 and report.found == 0 and not report.failed
     after = make_plan(ctx, ["3"])
     assert len(after.done) == 10 and not after.ready and not after.blocked
-    assert ex.preserved_fraction(ex.run_context("smoke", seeds=[0, 1], retrain_seeds=[0], fractions=[0.5], store=tmp_path)) is not None
+    assert ex.preserved_fraction(run_context("smoke", seeds=[0, 1], retrain_seeds=[0], fractions=[0.5], store=tmp_path)) is not None
 
 
 def test_plan_command_prints_each_figure(tmp_path, capsys):  # plans only: no run

@@ -109,7 +109,7 @@ def test_the_store_keeps_a_job_under_its_kind_and_key(tmp_path):
 
 def test_the_plan_records_each_run_under_its_own_kind_and_key(tmp_path):
     """Every run the figures ask for, the figure-5 predictions included, is keyed as its job keys itself."""
-    ctx = ex.run_context("smoke", store=tmp_path, n_train=40, n_test=24, seeds=[0], retrain_seeds=[0], compare_fractions=[0.5],
+    ctx = run_context("smoke", store=tmp_path, n_train=40, n_test=24, seeds=[0], retrain_seeds=[0], compare_fractions=[0.5],
                          fractions=[0.5], dynamics_per_epoch=4)
     plan = make_plan(ctx, ["5"])
     jobs = [*plan.ready.values(), *plan.blocked.values()]

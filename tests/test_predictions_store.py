@@ -68,7 +68,7 @@ def test_an_entry_without_predictions_is_outdated_listed_as_pending_and_recomput
 
 
 def test_the_plan_lists_outdated_runs_as_ready_but_not_as_unstored(tmp_path):
-    ctx = ex.run_context("smoke", seeds=[0], retrain_seeds=[0], fractions=[0.5], store=tmp_path)
+    ctx = run_context("smoke", seeds=[0], retrain_seeds=[0], fractions=[0.5], store=tmp_path)
     ex.preserved_fraction(ctx)
     n = strip_predictions(tmp_path)
     plan = make_plan(ctx, ["3"])
@@ -158,7 +158,7 @@ def test_diet_train_on_a_really_full_filesystem_exits_2_and_completes_after_spac
 def test_a_committed_cpu_retraining_recomputes_to_the_same_accuracy():
     """results/cpu (float32 on the CPU): the smallest outdated retraining of ag_news's figure 3, computed again,
     gives exactly the committed accuracy (once every entry holds predictions, any entry is recomputed and compared)."""
-    ctx = ex.run_context("cpu", task="ag_news", store=ROOT / "results" / "cpu")
+    ctx = run_context("cpu", task="ag_news", store=ROOT / "results" / "cpu")
     plan = make_plan(ctx, ["3"])
     retrainings = [j for j in (plan.ready | plan.done).values() if j.kind == "retrain"]
     job = min(retrainings, key=lambda j: (j.config["n_subset"], j.config["seed"]))

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import diet.paper.experiments as ex
+from diet.paper.context import run_context
 from diet.plots import scale as plots_scale
 from diet.paper import scale
 from diet.paper.claims import claims
@@ -25,7 +26,7 @@ def filled(tmp_path_factory):
     store = tmp_path_factory.mktemp("store")
     oracle = {}
     for n in SIZES:
-        ctx = ex.run_context("smoke", n_train=n, store=store, **SETTINGS)
+        ctx = run_context("smoke", n_train=n, store=store, **SETTINGS)
         for figure in CHECKED:
             ctx.save(figure.compute(ctx), figure.table.name)
         oracle[n] = claims(ctx)
@@ -60,7 +61,7 @@ def test_a_figure_with_a_missing_run_is_left_out_and_nothing_is_trained(filled, 
     shutil.copytree(store, copy)
     from diet.data.fingerprint import ids_fingerprint
 
-    small = ex.run_context("smoke", n_train=SIZES[0], store=copy, **SETTINGS)
+    small = run_context("smoke", n_train=SIZES[0], store=copy, **SETTINGS)
     skip = next(s for s in ex.offset_subsets(small) if s.meta["score"] == "el2n" and s.meta["offset"] == 0.2)  # in figure 4 only
     subset = ids_fingerprint(small.task.train.select_ids(np.asarray(skip.ids[0])).ids)
     gone = [f for f in (copy / "retrain").iterdir() if json.loads((f / "config.json").read_text())["subset"] == subset]
@@ -103,7 +104,7 @@ def test_verdicts_by_size_and_changes():
 @pytest.mark.slow  # `filled` runs every figure at two sizes: about 45 s of one core (measured)
 def test_balanced_rows_compare_balanced_with_plain(filled):
     store, _ = filled
-    ctx = ex.run_context("smoke", n_train=SIZES[1], store=store, **SETTINGS)
+    ctx = run_context("smoke", n_train=SIZES[1], store=store, **SETTINGS)
     fig3 = ex.preserved_fraction(scale.readonly(ctx))
     rows = pd.DataFrame(scale.balanced_rows(ctx, fig3))
     assert set(rows["key"]) == {f"{s}, keep {k:.0%}" for s in ctx.preset.scores for k in SETTINGS["fractions"]}
@@ -136,7 +137,7 @@ def test_the_scale_notebook_runs_on_two_sizes(filled, tmp_path):
             cwd=repo_root(), compute=False)
     text = json.dumps(json.loads(out.read_text()))
     assert "comparing 24 (smoke), 48 (smoke)" in text and "image/png" in text
-    own = ex.run_context("smoke", store=store, **SETTINGS)  # the book's own context (the preset's n_train): its tables
+    own = run_context("smoke", store=store, **SETTINGS)  # the book's own context (the preset's n_train): its tables
     saved = pd.read_csv(own.tables / "scale_verdicts.csv")
     assert list(saved.columns) == ["claim", "24 (smoke)", "48 (smoke)"]
 

@@ -102,8 +102,8 @@ def train_config(args) -> TrainConfig:
 
 def grid_context(args):
     """The run context of `diet plan` / `diet precompute`: the preset, its task and sizes, the store."""
-    from diet.paper import experiments as ex
+    from diet.paper.context import run_context
 
     sizes = {"n_train": args.n_train, "n_test": args.n_test, "seeds": args.seeds, "retrain_seeds": args.retrain_seeds, "fractions": args.fractions}
-    return ex.run_context(args.preset, task=args.task, store=args.store, progress=False, threads=args.threads,
+    return run_context(args.preset, task=args.task, store=args.store, progress=False, threads=args.threads,
                           task_options=file_options(args) or None, **sizes)

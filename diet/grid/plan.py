@@ -11,7 +11,6 @@ is the same in both passes is ready; one that differs waits for its scoring runs
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import pandas as pd
 

@@ -7,7 +7,7 @@ Every fine-tuning goes through the context's store, so a rerun loads instead of 
 identical subsets (e.g. the top 70% in figures 3 and 4) are trained once.
 """
 
-from diet.paper.context import FULL, ORACLE, RANDOM, run_context  # noqa: F401 (`diet plan` and `diet precompute` take run_context from here)
+from diet.paper.context import FULL, ORACLE, RANDOM
 from diet.paper.experiments.examples import predictions, top_examples
 from diet.paper.experiments.noisy import detection_table, noisy_kept_ids, noisy_labels, noisy_subsets, noisy_task, with_precision_intervals
 from diet.paper.experiments.pruning import WINDOWS, fraction_subsets, offset_curve, offset_subsets, preserved_fraction
