@@ -232,7 +232,7 @@ def test_toc_for_two_tasks_has_one_part_each():
     for part, folder in zip(toc["parts"][1:3], ["ag_news", "sst2"]):
         assert [c["file"] for c in part["chapters"]] == [f"_generated/{folder}/{n}" for n in (*NOTEBOOKS, "downloads")]
     assert template["parts"][1]["chapters"][0]["file"] == "_generated/01_score_timing"  # the template is not changed
-    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["use_your_task", "reproducibility"]
+    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["use_your_task", "api", "reproducibility"]
 
 
 @pytest.mark.parametrize("notebook", sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import diet.paper.experiments as ex
+from diet.paper.context import run_context
 from diet import SCORES, DietError, Store, TrainConfig, load_task, retrain, score, score_examples, select
 from diet.runs.dynamics import DynamicsRun, records
 from diet.scores.records import checkpoint_steps, record_pass

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import diet.grid.executor
-from diet.paper import experiments as ex
+from diet.paper.context import run_context
 from diet.cli.main import main
 from diet.grid.executor import LocalPool, Report, run_plan
 from tests._faults import KillWorker, Raise, sabotage

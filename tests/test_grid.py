@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from diet.paper.context import run_context
 from diet.paper import experiments as ex
 from diet.cli.main import main
 from diet.grid.executor import InProcess, run_plan

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import diet.files
+from diet.paper.context import run_context
 from diet.paper import experiments as ex
 from diet.cli.main import main
 from diet.grid.plan import make_plan
