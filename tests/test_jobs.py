@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import diet.paper.experiments as ex
 from diet.paper.context import run_context
 from diet import Store, TrainConfig, load_task
 from diet.data.fingerprint import ids_fingerprint, split_fingerprint
