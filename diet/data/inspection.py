@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
+
 import numpy as np
 
 from diet.stats.one_class import class_shares
+from diet.data.overlap import overlap_in_test, overlap_message
 from diet.data.task import Task
 
 FEW_PER_CLASS = 5  # fewer training examples than this in a class: the models can hardly learn it
 PERCENTILES = (50, 90, 99)
+
+
+@contextmanager
+def quiet_tokenizer():
+    """Silence the tokenizer's warnings (transformers' logging) while measuring untruncated lengths."""
+    logger = logging.getLogger("transformers.tokenization_utils_base")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def class_counts(labels, names) -> str:
@@ -23,7 +39,8 @@ def text_lengths(task: Task, tokenizer=None, model: str | None = None) -> tuple[
     split = task.train
     if tokenizer is not None:
         pairs = (list(split.text), list(split.text_pair)) if split.is_pair else (list(split.text),)
-        ids = tokenizer(*pairs, add_special_tokens=True, truncation=False)["input_ids"]
+        with quiet_tokenizer():  # no "Token indices sequence length is longer than ..." line: the report says it better
+            ids = tokenizer(*pairs, add_special_tokens=True, truncation=False)["input_ids"]
         return f"tokens of the {model or 'model'} tokenizer, special tokens included", np.asarray([len(i) for i in ids])
     texts = list(split.text) if not split.is_pair else [f"{a} {b}" for a, b in zip(split.text, split.text_pair)]
     return "characters (no tokenizer available offline)", np.asarray([len(t) for t in texts])
@@ -43,9 +60,9 @@ def problems(task: Task, max_length: int | None = None, lengths: np.ndarray | No
             found.append(f"class {name!r} has no test example: its accuracy is never measured")
     if len(task.test) < 50:
         found.append(f"the test split has {len(task.test)} examples: one example moves accuracy by {1 / len(task.test):.1%}, so most differences will be noise")
-    overlap = set(task.train.text) & set(task.test.text) if not task.is_pair else set()
+    overlap = len(overlap_in_test(task))
     if overlap:
-        found.append(f"{len(overlap)} texts occur in both training and test splits: test accuracy overstates what the model learned")
+        found.append(overlap_message(overlap))
     if token_unit and max_length and lengths is not None and len(lengths):
         cut = float((lengths > max_length).mean())
         if cut > 0.05:

@@ -54,19 +54,28 @@ def load_file_task(
     texts = [c for c in (text_column, pair_column) if c]
     train = _read(train_path, texts, label_column, encoding)
     test = _read(test_path, texts, label_column, encoding) if test_path is not None else None
+    missing = f"folder {root} has no test.* file" if root.is_dir() else f"{train_path} is a single file"
+    source = f"local files {train_path}" + (f" + {test_path}" if test_path else f", {test_fraction:.0%} held out as test")
+    name = train_path.stem if not root.is_dir() else root.name
+    return rows_task(name, source, train, test, missing, seed, text_column, pair_column, label_column, test_fraction, label_names)
+
+
+def rows_task(name, source, train: Rows, test: Rows | None, missing: str, seed: int, text_column: str, pair_column: str | None,
+              label_column: str, test_fraction: float, label_names) -> Task:
+    """A task from checked training (and test) rows; without test rows, a stratified `test_fraction` is held out (`missing` says why)."""
     names, train_y, test_y = encode_labels(train, test, label_column, label_names)
-    check_classes(names, train_y, test_y, train_path, test_path)
+    check_classes(names, train_y, test_y, train.path, test.path if test is not None else None)
+    test_path = test.path if test is not None else None
     if test is None:
-        held = _hold_out(train, label_column, test_fraction, seed, root)
+        held = _hold_out(train, label_column, test_fraction, seed, missing)
         rest = np.setdiff1d(np.arange(len(train)), held)
         train, test, train_y, test_y = train.take(rest), train.take(held), train_y[rest], train_y[held]
     splits = []
-    for rows, labels, where in ((train, train_y, f"train ({train_path})"), (test, test_y, f"test ({test_path or 'held out'})")):
+    for rows, labels, where in ((train, train_y, f"train ({train.path})"), (test, test_y, f"test ({test_path or 'held out'})")):
         split = make_split(rows.columns[text_column], labels, text_pair=rows.columns[pair_column] if pair_column else None)
         check_labels(split, len(names), where)
         splits.append(split)
-    source = f"local files {train_path}" + (f" + {test_path}" if test_path else f", {test_fraction:.0%} held out as test")
-    return Task(train_path.stem if not root.is_dir() else root.name, splits[0], splits[1], tuple(names), source)
+    return Task(name, splits[0], splits[1], tuple(names), source)
 
 
 def check_classes(names, train_y: np.ndarray, test_y: np.ndarray | None, train_path: Path, test_path: Path | None) -> None:
@@ -83,7 +92,12 @@ def check_classes(names, train_y: np.ndarray, test_y: np.ndarray | None, train_p
 
 def _read(path: Path, texts: list[str], label_column: str, encoding: str) -> Rows:
     """A file's records with its columns checked and its texts as non-empty strings."""
-    rows = read_rows(path, encoding)
+    return check_rows(read_rows(path, encoding), texts, label_column)
+
+
+def check_rows(rows: Rows, texts: list[str], label_column: str) -> Rows:
+    """The records with their columns checked and their texts as non-empty strings."""
+    path = rows.path
     if len(rows) == 0:
         raise DietError(f"{path} has no rows: a split needs at least one example")
     for column in (*texts, label_column):
@@ -104,14 +118,13 @@ def _read(path: Path, texts: list[str], label_column: str, encoding: str) -> Row
     return rows
 
 
-def _hold_out(train: Rows, label_column: str, fraction: float, seed: int, root: Path) -> np.ndarray:
+def _hold_out(train: Rows, label_column: str, fraction: float, seed: int, what: str) -> np.ndarray:
     """Positions of a stratified test sample drawn from the training file, announced on stderr."""
     if not 0.0 < fraction < 1.0:
         raise DietError(f"test_fraction must lie strictly between 0 and 1, got {fraction}")
     if len(train) < 2:
         raise DietError(f"{train.path} has {len(train)} rows; a task needs at least two to hold one out for testing, or a test file (--test-file)")
     n = max(1, round(fraction * len(train)))
-    what = f"folder {root} has no test.* file" if root.is_dir() else f"{train.path} is a single file"
     warn(f"{what}: holding out a stratified {fraction:.0%} of {train.path.name} ({n} of {len(train)} rows, seed {seed}) as the test split; pass --test-file to use a test file of your own")
     labels = np.asarray([str(_label_value(v)) for v in train.columns[label_column]])
     return stratified_positions(labels, n, seed)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from diet.errors import DietError
 from diet.data.mirror import verified
+from diet.data.overlap import overlap_positions
 from diet.data.text_tables import read_rows
 from diet.data.task import Task, make_split, register_task
 
@@ -25,25 +26,21 @@ def ag_news(root: Path | None) -> Task:
     test_rows = read_rows(verified(root, "ag_news/test.csv"), what="mirror file", names=("label", "title", "description")).columns
     test_text = test_rows["description"]
     test_labels = [int(label) - 1 for label in test_rows["label"]]
-    seen = set(test_text)
     index = {name: i for i, name in enumerate(AG_NEWS_LABELS)}
-    ids, text, labels = [], [], []
     train_rows = read_rows(verified(root, "ag_news/train_sample_10k.tsv"), what="mirror file", names=("description", "label")).columns
-    for i, (description, label_name) in enumerate(zip(train_rows["description"], train_rows["label"])):
-        label_name = label_name.strip()
-        if label_name not in index:
+    for i, label_name in enumerate(train_rows["label"]):
+        if label_name.strip() not in index:
             raise DietError(f"ag_news mirror row {i} has label {label_name!r}, expected one of {AG_NEWS_LABELS}")
-        if description in seen:
-            continue
-        ids.append(i)
-        text.append(description)
-        labels.append(index[label_name])
+    dropped = set(overlap_positions(train_rows["description"], test_text).tolist())  # the sample's texts that are test texts
+    ids = [i for i in range(len(train_rows["description"])) if i not in dropped]
+    text = [train_rows["description"][i] for i in ids]
+    labels = [index[train_rows["label"][i].strip()] for i in ids]
     return Task(
         "ag_news",
         make_split(text, labels, ids=ids),
         make_split(test_text, test_labels),
         AG_NEWS_LABELS,
-        f"local mirror (DIET_DATA_DIR): train = 10k sample minus {10_001 - len(ids)} test overlaps; test = official 7,600",
+        f"local mirror (DIET_DATA_DIR): train = 10k sample minus {len(dropped)} test overlaps; test = official 7,600",
     )
 
 
