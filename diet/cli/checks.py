@@ -122,10 +122,12 @@ def task_option(text: str) -> tuple[str, object]:
 
     key, sep, value = text.partition("=")
     key = key.strip().replace("-", "_")
-    if not sep or key not in FILE_OPTIONS:
-        raise DietError(f"--task-option {text!r}: give KEY=VALUE with KEY one of {', '.join(FILE_OPTIONS)}, e.g. --task-option text_column=sentence")
+    if not sep or key not in (*FILE_OPTIONS, "drop_overlap"):
+        raise DietError(f"--task-option {text!r}: give KEY=VALUE with KEY one of {', '.join(FILE_OPTIONS)}, drop_overlap, e.g. --task-option text_column=sentence")
     if key == "label_names":
         return key, [name.strip() for name in value.split(",")]
+    if key == "drop_overlap":
+        return key, value.strip().lower() in ("1", "true", "yes", "on")
     if key == "test_fraction":
         try:
             return key, float(value)
@@ -238,6 +240,8 @@ SPEC_OPTIONS = {
     "label_names": ("label_names", "--label-names", None),
     "test_file": ("test_file", "--test-file", None),
     "encoding": ("encoding", "--encoding", "utf-8"),
+    "train_split": ("train_split", "--train-split", "train"),
+    "test_split": ("test_split", "--test-split", None),
 }
 
 
@@ -255,6 +259,8 @@ def merge_task_spec(stored: dict, typed: dict, given: set[str], source: str) -> 
             )
     if "n_test" in given:
         spec["n_test"] = typed["n_test"]
+    if "drop_overlap" in given:  # like --n-test, it changes the test split only
+        spec["drop_overlap"] = True
     return spec
 
 

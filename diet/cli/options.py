@@ -19,7 +19,7 @@ CLI_BATCH_SIZE, CLI_LR = 16, 1e-4
 def add_task_options(parser: argparse.ArgumentParser, default_task: str | None = "ag_news", task_option: bool = True) -> None:
     group = parser.add_argument_group("task")
     if task_option:
-        group.add_argument("--task", default=default_task, help="ag_news, sst2, mnli, or a CSV/TSV/JSONL file or folder (train.* + test.*) of your own (default: %(default)s)")
+        group.add_argument("--task", default=default_task, help="ag_news, sst2, mnli, a CSV/TSV/JSONL file or folder (train.* + test.*) of your own, a folder saved by datasets' save_to_disk, or hf:NAME[/CONFIG] (hub) (default: %(default)s)")
     group.add_argument("--n-train", type=checks.positive_int, default=None, help="stratified training subsample size (default: all)")
     group.add_argument("--n-test", type=checks.positive_int, default=None, help="stratified test subsample size (default: all)")
     group.add_argument("--data-seed", type=checks.seed, default=0, help="seed of the subsamples (default: %(default)s)")
@@ -35,6 +35,9 @@ def add_column_options(group) -> None:
                        help="local files: every class, in order (a,b,c or a b c); integer labels then index these names (default: the labels present in the training file, sorted)")
     group.add_argument("--test-file", default=None, help="local files: the test split's file (default: test.* in a task folder, else a stratified 20%% of the training file)")
     group.add_argument("--encoding", type=checks.encoding, default=None, help="local files: their text encoding, e.g. latin-1 (default: utf-8)")
+    group.add_argument("--train-split", default=None, help="saved datasets and hf:NAME: the training split (default: train)")
+    group.add_argument("--test-split", default=None, help="saved datasets and hf:NAME: the test split (default: test, else a stratified 20%% of the training split)")
+    group.add_argument("--drop-overlap", action="store_true", help="drop the test texts that also occur in training from the test split (default: keep them, with a warning)")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -77,12 +80,13 @@ def task_args(args) -> dict:
 
 
 def file_options(args) -> dict:
-    """The typed options of a task of one's own files (add_column_options), as load_task's keywords."""
+    """The typed options of a task of one's own files or dataset (add_column_options), as load_task's keywords."""
     names = args.label_names
     if names and len(names) == 1 and "," in names[0]:
         names = [name.strip() for name in names[0].split(",")]
     given = (("text_column", args.text_column), ("pair_column", args.pair_column), ("label_column", args.label_column),
-             ("label_names", names), ("test_file", args.test_file), ("encoding", args.encoding))
+             ("label_names", names), ("test_file", args.test_file), ("encoding", args.encoding),
+             ("train_split", args.train_split), ("test_split", args.test_split), ("drop_overlap", args.drop_overlap))
     return {k: v for k, v in given if v}
 
 

@@ -46,10 +46,12 @@ def same_grid_options(args) -> str:
     given = [("--figures", args.figures), ("--n-train", args.n_train), ("--n-test", args.n_test), ("--seeds", args.seeds),
              ("--retrain-seeds", args.retrain_seeds), ("--fractions", args.fractions), ("--text-column", args.text_column),
              ("--pair-column", args.pair_column), ("--label-column", args.label_column), ("--label-names", args.label_names),
-             ("--test-file", args.test_file), ("--encoding", args.encoding), ("--store", args.store)]
+             ("--test-file", args.test_file), ("--encoding", args.encoding), ("--train-split", args.train_split),
+             ("--test-split", args.test_split), ("--store", args.store)]
     words = []
     for flag, value in given:
         if value is None or value == [] or value == "":
             continue
         words += [flag, *(map(str, value) if isinstance(value, (list, tuple)) else [str(value)])]
+    words += ["--drop-overlap"] if args.drop_overlap else []
     return "".join(f" {shlex.quote(w)}" for w in words)

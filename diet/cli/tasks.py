@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> None:
-    if args.path:
+    if args.path:  # a file, folder or saved dataset
         check_own_file(args)
         return
     from diet.data.task import TASKS
@@ -33,7 +33,7 @@ def run(args) -> None:
     print(f"data: {'local mirror ' + str(where) if where else 'Hugging Face hub (set DIET_DATA_DIR for a local mirror)'}")
     for name in sorted(TASKS):
         try:
-            print("  " + load_task(name, args.n_train, args.n_test).describe())
+            print("  " + load_task(name, args.n_train, args.n_test, drop_overlap=args.drop_overlap, warn_overlap=False).describe())
         except DietError as error:
             print(f"  {name}: unavailable: {error}")
     print("  <path>: your own CSV/TSV/JSONL file or folder: `diet tasks PATH` checks it and shows what diet would train on")
@@ -44,7 +44,7 @@ def check_own_file(args) -> None:
     from diet.data.inspection import report_lines
 
     args.task = args.path
-    task = load_task_from(task_args(args))
+    task = load_task_from({**task_args(args), "warn_overlap": False})  # the report lists the overlap among its problems
     print("\n".join(report_lines(task, tokenizer_or_none(args.model), args.model, args.max_length)))
 
 
