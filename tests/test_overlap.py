@@ -93,3 +93,14 @@ def test_diet_tasks_does_not_leak_the_tokenizer_length_warning(tmp_path, capfd):
         pytest.skip("the minilm-l6 tokenizer is not available offline here")
     assert "longer than --max-length 128 tokens and get truncated" in out
     assert "Token indices sequence length" not in out + err
+
+
+def test_book_and_run_take_drop_overlap_for_named_tasks_too():
+    from diet.cli.book import book_parameters
+    from diet.cli.main import build_parser
+
+    args = build_parser().parse_args(["book", "--preset", "smoke", "--drop-overlap"])
+    assert book_parameters(args)["task_options"] == {"drop_overlap": True}
+    args = build_parser().parse_args(["book", "--preset", "smoke", "--task-option", "drop_overlap=true"])
+    assert book_parameters(args)["task_options"] == {"drop_overlap": True}
+    assert build_parser().parse_args(["run", "--drop-overlap"]).drop_overlap

@@ -52,7 +52,7 @@ def book_parameters(args) -> dict:
     options.update(file_options(args))
     if options.get("test_file"):
         options["test_file"] = str(Path(options["test_file"]).resolve())  # the notebooks run in the project folder
-    if options and args.task is None:
+    if set(options) - {"drop_overlap"} and args.task is None:
         raise DietError(f"task options {sorted(options)} describe a file of your own: name it with --task my.csv")
     parameters = {"model": args.model, "n_train": args.n_train, "n_test": args.n_test, "seeds": args.seeds, "retrain_seeds": args.retrain_seeds,
                   "fractions": args.fractions, "offsets": args.offsets, "task_options": options or None}

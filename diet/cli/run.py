@@ -20,6 +20,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--keep", type=checks.kept_fraction, default=0.7, help="fraction every selection keeps (default: %(default)s)")
     p.add_argument("--offset", type=checks.fraction, default=0.2, help="the skip-top selection first skips this top fraction, then keeps ranks [offset, offset + keep) (default: %(default)s)")
     p.add_argument("--seeds", type=checks.seed, nargs="+", default=None, help="retraining seeds of every selection (default: the preset's)")
+    p.add_argument("--drop-overlap", action="store_true", help="drop the test texts that also occur in training from the test split (default: keep them, with a warning)")
     p.add_argument("--out", default="runs/main", help="output folder; a rerun resumes (default: %(default)s)")
     p.set_defaults(func=run)
 
@@ -32,7 +33,7 @@ def run(args) -> None:
     preset = get_preset(args.preset).with_overrides(task=args.task, model=args.model, n_train=args.n_train, n_test=args.n_test, retrain_seeds=args.seeds)
     print(f"preset {preset.name}: {preset.description}", file=sys.stderr)
     out = Path(args.out)
-    result = run_preset(preset, out, keep=args.keep, offset=args.offset)
+    result = run_preset(preset, out, keep=args.keep, offset=args.offset, drop_overlap=args.drop_overlap)
     write_table(out / "accuracy.csv", result.accuracies)
     write_table(out / "class_mix.csv", result.class_mix)
     print_report(result, preset, args.keep, out)

@@ -70,16 +70,18 @@ def main_selections(table: ScoresTable, scores: list[str], keep: float, offset: 
     return out
 
 
-def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float = 0.2, progress: bool = True, stream=None) -> RunResult:
+def run_preset(preset: Preset, out: str | Path, keep: float = 0.7, offset: float = 0.2, progress: bool = True, stream=None,
+               drop_overlap: bool = False) -> RunResult:
     """Scores at preset.final_step (one run per preset.score_seeds), then test accuracy of each
     `main_selections` subset per preset.retrain_seeds. Progress goes to `stream` (stderr), one
-    stage at a time (`diet.progress.Progress`); finished runs are stored under out/store and reloaded."""
+    stage at a time (`diet.progress.Progress`); finished runs are stored under out/store and reloaded.
+    `drop_overlap` drops the test texts that also occur in training (load_task)."""
     out, stream = Path(out), stream or sys.stderr
     check_fractions(keep, offset, "fixed")
     if preset.model == "tiny":  # as diet.paper.context.run_context: its small matrices run slower split over threads
         torch.set_num_threads(1)
     store = Store(out / "store")
-    task = load_task(preset.task, preset.n_train, preset.n_test, preset.data_seed)
+    task = load_task(preset.task, preset.n_train, preset.n_test, preset.data_seed, drop_overlap=drop_overlap)
     if progress:
         print(f"data: {task.describe()}", file=stream, flush=True)
     names = list(preset.timing_scores)
