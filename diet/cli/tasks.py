@@ -9,10 +9,10 @@ from diet.errors import DietError
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("tasks", help="list the tasks and their sizes; with a PATH, check a file of your own and show what diet would train on",
-                              description="Without PATH: the named tasks and their sizes. With PATH (a CSV/TSV/JSONL file or a folder with train.* and "
-                                          "test.*): every problem diet would stop at, then the sizes, classes and counts, the test split (given or held "
+                              description="Without PATH: the named tasks and their sizes. With PATH (a CSV/TSV/JSONL file, a folder with train.* and "
+                                          "test.*, a folder saved by datasets' save_to_disk, or hf:NAME[/CONFIG]): every problem diet would stop at, then the sizes, classes and counts, the test split (given or held "
                                           "out), text length percentiles and the problems found, before any model loads.")
-    p.add_argument("path", nargs="?", default=None, help="a file or folder of your own (default: list the named tasks)")
+    p.add_argument("path", nargs="?", default=None, help="a file, folder or saved dataset of your own (default: list the named tasks)")
     add_task_options(p, task_option=False)
     p.add_argument("--model", default="minilm-l6", help="whose tokenizer measures the text lengths (default: %(default)s)")
     p.add_argument("--max-length", type=checks.max_length, default=DEFAULTS.max_length, help="report the share of texts longer than this many tokens (default: %(default)s)")
