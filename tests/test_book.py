@@ -14,7 +14,7 @@ import pytest
 from diet.book.build import build_book, chapters
 
 GEN = "_generated/ag_news"  # the smoke preset's one task
-PAGES = ["index", "methods", "use_your_task", "reproducibility", *(f"{GEN}/{n}" for n in chapters("smoke")), f"{GEN}/downloads"]
+PAGES = ["index", "methods", "use_your_task", "_generated/own_training", "api", "reproducibility", *(f"{GEN}/{n}" for n in chapters("smoke")), f"{GEN}/downloads"]
 FIGURES = [n for n in chapters("smoke") if n != "06_summary"]
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 
@@ -77,6 +77,24 @@ def test_executed_notebooks_hold_no_errors(book):
         errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}.ipynb has error outputs: {errors[0].get('ename')}: {errors[0].get('evalue')}"
         assert any(c["cell_type"] == "code" and c.get("outputs") for c in cells), f"{name}.ipynb was not executed"
+
+
+@pytest.mark.slow
+def test_own_training_page_is_executed_once_with_its_tables(book):
+    """The page "Use diet in your own training": executed once (not per task), its tables rendered, `diet prune`'s output shown."""
+    executed = book.parent / "source" / "_generated" / "own_training.ipynb"
+    cells = json.loads(executed.read_text())["cells"]
+    assert not [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not (book.parent / "source" / GEN / "own_training.ipynb").exists()
+    page = soup(book / "_generated" / "own_training.html")
+    assert page.find("h1").get_text().startswith("Use diet in your own training")
+    tables = page.find_all("table")
+    assert len(tables) >= 3  # the scores, the seconds, the plain loop's scores
+    assert "el2n" in tables[0].get_text() and "grand_head" in tables[0].get_text()
+    assert "scoring (diet)" in tables[1].get_text() and "training" in tables[1].get_text()
+    text = page.get_text()
+    assert "kept 48 of 96 examples" in text and "tiny random BERT" in text
+    assert "Traceback" not in text
 
 
 @pytest.mark.slow
@@ -217,7 +235,8 @@ def test_toc_for_one_task_keeps_the_template_structure():
     toc = book_toc(template, ["ag_news"])
     assert [p["caption"] for p in toc["parts"]] == [p["caption"] for p in template["parts"]]
     files = [c["file"] for p in toc["parts"] for c in p["chapters"]]
-    assert files == [f.replace("_generated/", "_generated/ag_news/") for f in (c["file"] for p in template["parts"] for c in p["chapters"])]
+    assert files == [f if f == "_generated/own_training" else f.replace("_generated/", "_generated/ag_news/")
+                     for f in (c["file"] for p in template["parts"] for c in p["chapters"])]
     assert toc["root"] == template["root"] and toc["format"] == template["format"]
 
 
@@ -232,7 +251,7 @@ def test_toc_for_two_tasks_has_one_part_each():
     for part, folder in zip(toc["parts"][1:3], ["ag_news", "sst2"]):
         assert [c["file"] for c in part["chapters"]] == [f"_generated/{folder}/{n}" for n in (*NOTEBOOKS, "downloads")]
     assert template["parts"][1]["chapters"][0]["file"] == "_generated/01_score_timing"  # the template is not changed
-    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["use_your_task", "api", "reproducibility"]
+    assert [c["file"] for c in toc["parts"][-1]["chapters"]] == ["use_your_task", "_generated/own_training", "api", "reproducibility"]
 
 
 @pytest.mark.parametrize("notebook", sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
@@ -248,6 +267,15 @@ def test_notebooks_are_valid_with_cell_ids_and_one_parameters_cell(notebook):
         nbformat.validate(nb)
     assert all(cell.get("id") for cell in nb.cells), f"{notebook.name}: a cell has no id; run nbformat.validator.normalize"
     assert sum("parameters" in cell.metadata.get("tags", []) for cell in nb.cells) == 1
+
+
+def test_pages_executed_once_are_notebooks_in_the_template():
+    from diet.book.toc import ONCE
+
+    files = [c["file"] for p in _template()["parts"] for c in p["chapters"]]
+    for name in ONCE:
+        assert (Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb").is_file()
+        assert f"_generated/{name}" in files
 
 
 def test_task_folders_are_safe_and_distinct():

@@ -13,6 +13,7 @@ import yaml
 from diet import DietError
 from diet.book.build import NOTEBOOKS, chapters
 from diet.book.pages import DOWNLOADS
+from diet.book.toc import ONCE
 from diet.grid.plan import book_figures, check_figures
 from diet.paper import PARAMETERS, produce
 from diet.paper.claims import CLAIMS
@@ -61,7 +62,7 @@ def test_each_chapter_has_its_parameters_cell_and_shows_its_own_figure(chapter):
 def test_the_registry_is_the_books_order_and_its_downloads():
     template = yaml.safe_load((ROOT / "_toc.yml").read_text())
     generated = [c["file"].removeprefix("_generated/") for p in template["parts"] for c in p["chapters"] if c["file"].startswith("_generated/")]
-    assert [g for g in generated if g != "downloads"] == list(NOTEBOOKS)
+    assert [g for g in generated if g not in ("downloads", *ONCE)] == list(NOTEBOOKS)  # ONCE: pages executed once per build
     assert [c.id for c in CHAPTERS] == [n.split("_")[0].lstrip("0") for n in NOTEBOOKS] and list(FIGURES) == [c.id for c in CHAPTERS]
     assert len(TABLES) == sum(len(c.tables) for c in CHAPTERS), "two chapters register one table name"
     assert set(DOWNLOADS) == {f"{name}.csv" for name in TABLES} | {"context.json"}

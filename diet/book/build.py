@@ -1,7 +1,8 @@
 """Build the companion book: execute every chapter notebook with papermill, then Jupyter Book 1.x.
 
 The committed sources stay untouched: `build_book` copies book/ into OUT/source, executes
-notebooks/*.ipynb for each task of the build into OUT/source/_generated/<task folder>/, adds
+notebooks/*.ipynb for each task of the build into OUT/source/_generated/<task folder>/ (and those of
+`diet.book.toc.ONCE` once, into OUT/source/_generated/), adds
 each task's downloads page with the tables the notebooks wrote, writes the build's _toc.yml
 from the committed one (one part per task when there are several), and builds OUT/html with
 warnings as errors. The chapters, and which a preset's book has, come from `diet.paper.figures`.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from diet.book import BookError
 from diet.book.pages import build_info, presets_table, verdicts_table, write_downloads
-from diet.book.toc import TOC_HEADER, book_toc, point_links_at, task_folders, task_label
+from diet.book.toc import ONCE, TOC_HEADER, book_toc, point_links_at, task_folders, task_label
 from diet.paper.context import Context, repo_root, run_context, store_root
 from diet.paper.figures import CHAPTERS, FIGURES
 from diet.paper.presets import get_preset
@@ -89,6 +90,8 @@ def build_book(
     for name, folder in zip(tasks, folders):
         params = {k: v for k, v in {"preset": preset, "task": name, "store": str(store_path), **(parameters or {})}.items() if v is not None}
         contexts.append(_execute_chapters(root, generated / folder, params, compute))
+    for notebook in ONCE:  # pages of their own (a tiny training of their own, no store): once, not per task
+        execute(root / "notebooks" / f"{notebook}.ipynb", generated / f"{notebook}.ipynb", {}, cwd=root, compute=compute)
     executed = time.perf_counter() - started
     (generated / "build_info.md").write_text(build_info(contexts))
     (generated / "verdicts.md").write_text(verdicts_table(contexts, folders))
