@@ -13,7 +13,7 @@ from pathlib import Path
 from diet.errors import DietError
 from diet.grid.fill import Report, WorkersDied, run_plan
 from diet.grid.plan import Job
-from diet.grid.worker import run_job
+from diet.grid.worker import compute, run_job, run_remote
 
 __all__ = ["InProcess", "LocalPool", "RayExecutor", "Report", "WorkersDied", "local_slots", "run_plan"]
 
@@ -97,7 +97,10 @@ class LocalPool:
 
 
 class RayExecutor:
-    """Jobs as Ray tasks, each asking for `cpus` CPUs and `gpus` GPUs (a fraction shares a GPU)."""
+    """Jobs as Ray tasks, each asking for `cpus` CPUs and `gpus` GPUs (a fraction shares a GPU).
+
+    No node needs the store: the driver claims each entry, the job (its task's rows inside) travels to a
+    worker pickled, the frame travels back, and the driver stores it atomically in its own store."""
 
     def __init__(self, root: Path, address: str | None = None, cpus: float = 1, gpus: float = 0, num_cpus: int | None = None):
         try:
@@ -108,7 +111,7 @@ class RayExecutor:
             ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False, log_to_driver=False)
         self.ray, self.root = ray, str(Path(root).resolve())
         self.threads = max(1, int(cpus))
-        self.remote = ray.remote(num_cpus=cpus, num_gpus=gpus)(run_job)
+        self.remote = ray.remote(num_cpus=cpus, num_gpus=gpus)(compute)
         resources = ray.cluster_resources()
         self.workers = max(1, int(resources.get("CPU", 1) // max(cpus, 1e-9)))
         if gpus:
@@ -116,7 +119,7 @@ class RayExecutor:
         self.name = f"Ray ({resources.get('CPU', 0):.0f} CPUs, {resources.get('GPU', 0):.0f} GPUs; {cpus} CPU and {gpus} GPU per job)"
 
     def submit(self, job: Job) -> Future:
-        return self.remote.remote(job, self.root, self.threads).future()
+        return run_remote(job, self.root, lambda: self.remote.remote(job, self.threads).future())
 
     def close(self, abort: bool = False) -> None:
         pass
