@@ -7,13 +7,15 @@ driver that fills a plan with them, `run_plan`, lives in diet.grid.fill (and is 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from pathlib import Path
 
 from diet.errors import DietError
 from diet.grid.fill import Report, WorkersDied, run_plan
 from diet.grid.plan import Job
 from diet.grid.worker import compute, run_job, run_remote
+
+ABORT_GRACE_SECONDS = 5.0  # an interrupted worker unwinds within this before it is terminated
 
 __all__ = ["InProcess", "LocalPool", "RayExecutor", "Report", "WorkersDied", "local_slots", "run_plan"]
 
@@ -79,9 +81,13 @@ class LocalPool:
         for slot in self.slots:
             queue.put(slot)
         self.pool = ProcessPoolExecutor(len(self.slots), mp_context=context, initializer=_init_worker, initargs=(queue,))
+        self.running: set[Future] = set()
 
     def submit(self, job: Job) -> Future:
-        return self.pool.submit(run_job, job, self.root)
+        future = self.pool.submit(run_job, job, self.root)
+        self.running.add(future)
+        future.add_done_callback(self.running.discard)
+        return future
 
     def restart(self) -> None:
         """A worker died (killed, out of memory): the pool is broken; start a new one."""
@@ -89,8 +95,12 @@ class LocalPool:
         self._start()
 
     def close(self, abort: bool = False) -> None:
-        """Wait for the workers to finish; with `abort` (an interrupt), stop them at once (their runs are lost)."""
+        """Wait for the workers to finish; with `abort` (an interrupt), stop them (their runs are lost).
+
+        Ctrl-C reaches the workers too: each first gets up to ABORT_GRACE_SECONDS to unwind its own
+        interrupt (an atomic write removes its temporary file), then the ones still busy are terminated."""
         if abort:
+            wait(list(self.running), timeout=ABORT_GRACE_SECONDS)
             for process in list((getattr(self.pool, "_processes", None) or {}).values()):
                 process.terminate()
         self.pool.shutdown(wait=not abort, cancel_futures=True)
