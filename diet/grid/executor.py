@@ -7,13 +7,14 @@ driver that fills a plan with them, `run_plan`, lives in diet.grid.fill (and is 
 from __future__ import annotations
 
 import os
+import signal
 from concurrent.futures import Future, wait
 from pathlib import Path
 
 from diet.errors import DietError
 from diet.grid.fill import Report, WorkersDied, run_plan
 from diet.grid.plan import Job
-from diet.grid.worker import compute, run_job, run_remote
+from diet.grid.worker import Outcome, compute, run_job, run_remote
 
 ABORT_GRACE_SECONDS = 5.0  # an interrupted worker unwinds within this before it is terminated
 
@@ -53,13 +54,34 @@ def local_slots(workers: int | None = None, threads: int | None = None, gpus: li
     return [{"env": {"CUDA_VISIBLE_DEVICES": ""}, "threads": each, "name": "cpu"} for _ in range(count)]
 
 
+_busy = False  # in a worker process: whether it is running a job now
+
+
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C in a worker: a running job unwinds (its atomic write removes its temporary file) and hands the
+    interrupt back as its result; an idle worker stays up, so the pool is not broken while the driver stops it."""
+    if _busy:
+        raise KeyboardInterrupt
+
+
 def _init_worker(slots) -> None:
     slot = slots.get()
     os.environ.update(slot["env"])  # before anything touches CUDA in this fresh (spawned) process
     os.environ.setdefault("TQDM_DISABLE", "1")
+    signal.signal(signal.SIGINT, _on_interrupt)
     import torch
 
     torch.set_num_threads(slot["threads"])
+
+
+def _run_in_worker(job: Job, root: str) -> Outcome:
+    """`run_job` in a worker process, interruptible by Ctrl-C only while it runs (`_on_interrupt`)."""
+    global _busy
+    _busy = True
+    try:
+        return run_job(job, root)
+    finally:
+        _busy = False
 
 
 class LocalPool:
@@ -84,7 +106,7 @@ class LocalPool:
         self.running: set[Future] = set()
 
     def submit(self, job: Job) -> Future:
-        future = self.pool.submit(run_job, job, self.root)
+        future = self.pool.submit(_run_in_worker, job, self.root)
         self.running.add(future)
         future.add_done_callback(self.running.discard)
         return future
