@@ -1,7 +1,7 @@
 """The package's layers: every import inside diet/ points down the data flow, and no modules import each other in a circle.
 
 The order, lowest first (a module may import its own layer and the ones below it):
-    diet.errors, diet.files, diet.progress  (the ground floor: no task, model or score)
+    diet.errors, diet.files, diet.progress, diet.interrupts  (the ground floor: no task, model or score)
     stats -> data -> model -> scores -> prune -> integrations -> runs -> paper -> grid -> plots -> book -> cli
 `diet/__init__.py` is the public surface and may take names from any layer; nothing inside imports it.
 Imports inside functions count as much as those at the top of a module.
@@ -13,8 +13,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "diet"
-LAYERS = ["errors", "files", "progress", "stats", "data", "model", "scores", "prune", "integrations", "runs", "paper", "grid", "plots", "book", "cli"]
-GROUND = {"errors", "files", "progress"}  # one floor: they may import each other
+LAYERS = ["errors", "files", "progress", "interrupts", "stats", "data", "model", "scores", "prune", "integrations", "runs", "paper", "grid", "plots", "book", "cli"]
+GROUND = {"errors", "files", "progress", "interrupts"}  # one floor: they may import each other
 
 
 def module_name(path: Path) -> str:

@@ -10,6 +10,7 @@ import sys
 
 from diet.cli import book, checks, plan, precompute, prune, run, score, tasks, train
 from diet.errors import DietError
+from diet.interrupts import interrupts_kept
 
 COMMANDS = (tasks, score, prune, train, run, plan, precompute, book)  # in the order `diet --help` lists them
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args.task_given = "task" in args.given
     try:
         checks.check_outputs(args)
-        args.func(args)
+        with interrupts_kept():  # a Ctrl-C that lands in a finaliser is not lost
+            args.func(args)
     except DietError as error:
         print(f"diet: error: {error}", file=sys.stderr)
         return getattr(error, "exit_code", 2)

@@ -12,6 +12,7 @@ from concurrent.futures import Future, wait
 from pathlib import Path
 
 from diet.errors import DietError
+from diet.interrupts import keep_interrupts
 from diet.grid.fill import Report, WorkersDied, run_plan
 from diet.grid.plan import Job
 from diet.grid.worker import Outcome, compute, run_job, run_remote
@@ -69,6 +70,7 @@ def _init_worker(slots) -> None:
     os.environ.update(slot["env"])  # before anything touches CUDA in this fresh (spawned) process
     os.environ.setdefault("TQDM_DISABLE", "1")
     signal.signal(signal.SIGINT, _on_interrupt)
+    keep_interrupts()  # one that lands in a finaliser (`__del__`) comes again just after it
     import torch
 
     torch.set_num_threads(slot["threads"])
