@@ -68,8 +68,10 @@ def test_run_context_warns_too(tmp_path, capsys):
     train, test = csv_pair(tmp_path)
     context = run_context("smoke", task=str(train), store=tmp_path / "store", task_options={"test_file": str(test)}, n_test=None)
     assert WARNING in capsys.readouterr().err and len(context.task.test) == 20
-    context = run_context("smoke", task=str(train), store=tmp_path / "store", task_options={"test_file": str(test), "drop_overlap": True})
+    full = context
+    context = run_context("smoke", task=str(train), store=tmp_path / "store", task_options={"test_file": str(test), "drop_overlap": True}, n_test=None)
     assert len(context.task.test) == 14
+    assert context.tables == full.tables.with_name(full.tables.name + "-no-overlap")  # its tables beside, not over, the full split's
 
 
 def test_the_ag_news_mirror_drops_its_10_overlaps_through_the_same_detection(capsys):

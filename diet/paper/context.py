@@ -236,4 +236,6 @@ def run_context(
     if p != reference:  # non-default sizes, model or seeds: keep their tables apart
         changed = {k: v for k, v in asdict(p).items() if v != asdict(reference)[k]}
         folder += "-" + config_key(changed)[:8]
+    if (task_options or {}).get("drop_overlap"):  # another test split: its tables beside, not over, the full one's
+        folder += "-no-overlap"
     return Context(p, loaded, Store(root), root / folder, progress)
