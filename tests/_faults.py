@@ -63,3 +63,13 @@ def sabotage(monkeypatch, wrap) -> set:
 
     monkeypatch.setattr(fill, "make_plan", planned)
     return victims
+
+
+class Sleep(_Wrapped):
+    """The job sleeps (a run far longer than the test), then computes."""
+
+    def __call__(self):
+        import time
+
+        time.sleep(600)
+        return self.run()

@@ -21,7 +21,7 @@ import diet.grid.executor
 from diet.paper.context import run_context
 from diet.cli.main import main
 from diet.grid.executor import LocalPool, Report, run_plan
-from tests._faults import KillWorker, Raise, sabotage
+from tests._faults import KillWorker, Raise, Sleep, sabotage
 
 ROOT = Path(__file__).resolve().parents[1]
 # Figure 3 at 48 examples: one scoring run, the random and full-data retrainings, then the retrainings of the
@@ -130,6 +130,28 @@ def test_a_raising_ray_job_is_listed_as_failed_and_the_others_finish(tmp_path, m
     failures = log(tmp_path, "failures.jsonl")
     assert len(failures) == 1 and failures[0]["key"] == key and "RuntimeError: injected failure" in failures[0]["traceback"]
     assert sorted(line["status"] for line in log(tmp_path)) == ["done"] * (JOBS - 1) + ["failed"]
+
+
+def test_an_aborted_ray_executor_cancels_its_running_tasks(tmp_path, ray_local):
+    """Ctrl-C in a notebook leaves the driver alive: close(abort=True) stops the cluster's running task, and its
+    claim on the entry goes, so that a rerun can compute it."""
+    from diet.grid.executor import RayExecutor
+    from diet.grid.plan import make_plan
+    from diet.runs.locks import Claimed, claim
+
+    job = next(j for j in make_plan(small_context(tmp_path), ["3"]).ready.values() if j.kind == "retrain")
+    job.run = Sleep(job.run)
+    executor = RayExecutor(tmp_path, num_cpus=1)
+    future = executor.submit(job)
+    time.sleep(2)
+    assert not future.done() and len(executor.in_flight) == 1
+    executor.close(abort=True)
+    with pytest.raises(ray_local.exceptions.TaskCancelledError):
+        future.result(timeout=60)
+    assert not executor.in_flight
+    with claim(tmp_path, *job.key, wait=False):  # raises Claimed if the cancelled task's claim were still held
+        pass
+    assert not entries(tmp_path)
 
 
 @pytest.mark.parametrize("workers", [[], pytest.param(["--workers", "2"], marks=pytest.mark.slow)], ids=["in-process", "two-workers"])

@@ -146,6 +146,7 @@ class RayExecutor:
         self.ray, self.root = ray, str(Path(root).resolve())
         self.threads = max(1, int(cpus))
         self.remote = ray.remote(num_cpus=cpus, num_gpus=gpus)(compute)
+        self.in_flight: dict = {}  # the ObjectRefs of the tasks sent and not yet back
         resources = ray.cluster_resources()
         self.workers = max(1, int(resources.get("CPU", 1) // max(cpus, 1e-9)))
         if gpus:
@@ -153,7 +154,18 @@ class RayExecutor:
         self.name = f"Ray ({resources.get('CPU', 0):.0f} CPUs, {resources.get('GPU', 0):.0f} GPUs; {cpus} CPU and {gpus} GPU per job)"
 
     def submit(self, job: Job) -> Future:
-        return run_remote(job, self.root, lambda: self.remote.remote(job, self.threads).future())
+        return run_remote(job, self.root, lambda: self._send(job))
+
+    def _send(self, job: Job) -> Future:
+        ref = self.remote.remote(job, self.threads)
+        self.in_flight[ref] = None
+        sent = ref.future()
+        sent.add_done_callback(lambda _: self.in_flight.pop(ref, None))
+        return sent
 
     def close(self, abort: bool = False) -> None:
-        pass
+        """With `abort` (an interrupt), cancel the tasks still running: the cluster stops computing runs that the
+        driver will not store (their claims go as each hands back its cancellation)."""
+        if abort:
+            for ref in list(self.in_flight):
+                self.ray.cancel(ref, force=True)
