@@ -137,7 +137,7 @@ def test_an_aborted_ray_executor_cancels_its_running_tasks(tmp_path, ray_local):
     claim on the entry goes, so that a rerun can compute it."""
     from diet.grid.executor import RayExecutor
     from diet.grid.plan import make_plan
-    from diet.runs.locks import Claimed, claim
+    from diet.runs.locks import claim
 
     job = next(j for j in make_plan(small_context(tmp_path), ["3"]).ready.values() if j.kind == "retrain")
     job.run = Sleep(job.run)
