@@ -52,4 +52,4 @@ def interrupts_kept():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.unraisablehook = hook
-        signal.signal(signal.SIGALRM, alarm)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if alarm is None else alarm)  # None: one set outside Python
