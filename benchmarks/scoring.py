@@ -204,6 +204,7 @@ def real_text(model: nn.Module, args: argparse.Namespace) -> list[Result]:
         ("inference, length-sorted", bare(sorted_batches)),
         ("inference, dataset order", bare(shuffled_batches)),
         ("EL2N via diet.score_examples", lambda: score_examples(model, data, ["el2n"], cfg, progress=False)),
+        ("collate only (its share of EL2N)", lambda: [collate(data, pos, args.device) for pos in length_sorted_batches(data, cfg.eval_batch_size)]),
     ]
     lengths = data.lengths
     print(f"\nreal text: {len(data)} ag_news training examples, max length 128 (mean {lengths.mean():.0f} tokens, max {lengths.max()}), batch {cfg.eval_batch_size}")

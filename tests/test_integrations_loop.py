@@ -121,6 +121,7 @@ def test_bad_input_is_refused_with_the_fix(encoded, tmp_path):
         (lambda: Scorer(dataset, ["el2n"], ["soon"]), "cannot read step 'soon'"),
         (lambda: Scorer([{"input_ids": [5, 6], "attention_mask": [0, 1], "labels": 1}], ["el2n"]), "right padding"),
         (lambda: Scorer([{"input_ids": [5, 6], "labels": 0.5}], ["el2n"]), "fractional values"),
+        (lambda: Scorer([{"input_ids": [5, 6, 7], "token_type_ids": [0, 0], "labels": 1}], ["el2n"]), "row 0: token_type_ids has 2 entries for 3 tokens"),
         (lambda: Scorer(dataset, ["el2n"], ids=[1] * len(encoded)), "ids are not unique"),
     ]
     for make, message in cases:

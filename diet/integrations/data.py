@@ -34,6 +34,8 @@ def encoded_from_dataset(dataset, ids=None, pad_id: int = 0) -> Encoded:
         mask = _ints(columns["attention_mask"][row], "attention_mask", row) if columns.get("attention_mask") is not None else [1] * len(tokens)
         types = _ints(columns["token_type_ids"][row], "token_type_ids", row) if columns.get("token_type_ids") is not None else [0] * len(tokens)
         length = _length(mask, len(tokens), row)
+        if len(types) < length:
+            raise DietError(f"row {row}: token_type_ids has {len(types)} entries for {length} tokens; give one per token (or leave the column out)")
         input_ids.append(tokens[:length])
         token_types.append(types[:length])
     return Encoded(input_ids, token_types, labels, _ids(ids, n), int(pad_id))
