@@ -49,3 +49,13 @@ def test_collate_takes_a_list_of_positions_and_rejects_unequal_type_ids():
     broken = Encoded([[1, 2, 3]], [[0, 0]], np.array([0]), np.array([0]), 0)
     with pytest.raises(ValueError, match="as many token type ids as token ids"):
         collate(broken, [0])
+
+
+def test_gathered_puts_each_batch_back_in_the_data_order():
+    from diet.model.batching import gathered
+
+    data = random_split(50, seed=3)
+    batches = list(length_sorted_batches(data, 8))
+    parts = [(positions, torch.as_tensor(data.ids[positions] * 0.5)) for positions in batches]
+    assert np.array_equal(gathered(parts, len(data)), data.ids * 0.5)
+    assert gathered([], 0).shape == (0,)

@@ -139,3 +139,12 @@ def length_sorted_batches(data: Encoded, batch_size: int) -> list[np.ndarray]:
     """Batches of similar length (little padding) for inference; results go back by position."""
     order = np.argsort(data.lengths, kind="stable")
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def gathered(parts: list[tuple[np.ndarray, torch.Tensor]], n: int, dtype=np.float64) -> np.ndarray:
+    """Per-batch values (positions, a tensor on any device) back in the data's order, copied to the host once:
+    no synchronisation with a GPU between batches, so the host prepares the next batch while the device computes."""
+    result = np.empty(n, dtype=dtype)
+    if parts:
+        result[np.concatenate([p for p, _ in parts])] = torch.cat([v.reshape(-1) for _, v in parts]).cpu().numpy()
+    return result

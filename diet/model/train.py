@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from diet.model.batching import Encoded, collate, length_sorted_batches, training_batches
+from diet.model.batching import Encoded, collate, gathered, length_sorted_batches, training_batches
 from diet.model.config import TrainConfig
 from diet.model.steps import steps_per_epoch
 
@@ -109,14 +109,14 @@ def predict(model: torch.nn.Module, data: Encoded, cfg: TrainConfig, progress: b
     """Predicted labels in the order of `data` (batched by length, eval mode)."""
     device = cfg.torch_device()
     model.to(device).eval()
-    predictions = np.empty(len(data), dtype=np.int64)
+    parts = []
     for positions in tqdm(length_sorted_batches(data, cfg.eval_batch_size), desc="predict", disable=not progress, leave=False):
         batch = collate(data, positions, device)
         batch.pop("labels")
         with cfg.autocast():
             logits = model(**batch).logits
-        predictions[positions] = logits.argmax(-1).cpu().numpy()
-    return predictions
+        parts.append((positions, logits.argmax(-1)))
+    return gathered(parts, len(data), np.int64)
 
 
 def accuracy(model: torch.nn.Module, data: Encoded, cfg: TrainConfig, progress: bool = False) -> float:

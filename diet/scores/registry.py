@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from diet.model.batching import Encoded, collate, length_sorted_batches
+from diet.model.batching import Encoded, collate, gathered, length_sorted_batches
 from diet.model.config import TrainConfig
 from diet.errors import DietError, did_you_mean
 
@@ -130,19 +130,19 @@ def score_examples(
                         "compute them with diet.score(...) (or `diet score --scores ...`)")
     device = cfg.torch_device()
     model.to(device)
-    result = {name: np.empty(len(data), dtype=np.float64) for name in names}
+    parts: dict[str, list] = {name: [] for name in names}  # (positions, scores still on the device) per batch
     output_names = [n for n in names if SCORES[n].kind == "output"]
     gradient_names = [n for n in names if SCORES[n].kind == "gradient"]
     if output_names:
         for positions in tqdm(length_sorted_batches(data, cfg.eval_batch_size), desc="score", disable=not progress, leave=False):
             out = head_outputs(model, collate(data, positions, device), cfg)
             for name in output_names:
-                result[name][positions] = SCORES[name].fn(out).double().cpu().numpy()
+                parts[name].append((positions, SCORES[name].fn(out).double()))
     for name in gradient_names:
         for positions in tqdm(length_sorted_batches(data, cfg.batch_size), desc=name, disable=not progress, leave=False):
             batch = collate(data, positions, device)
             with cfg.autocast():
                 values = SCORES[name].fn(model, batch, grand_method)
-            result[name][positions] = values.double().cpu().numpy()
-    return result
+            parts[name].append((positions, values.double()))
+    return {name: gathered(parts[name], len(data), np.float64) for name in names}
 
