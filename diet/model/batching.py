@@ -91,8 +91,8 @@ def collate(data: Encoded, positions: np.ndarray, device: torch.device | str = "
     columns = np.arange(int(n.max()))
     inside = columns[None, :] < n[:, None]
     index = np.where(inside, starts[positions][:, None] + columns[None, :], 0)  # 0: any valid index, masked out
-    ids = np.where(inside, flat_ids[index], data.pad_id) if flat_ids.size else np.full(inside.shape, data.pad_id)
-    types = np.where(inside, flat_types[index], 0) if flat_types.size else np.zeros(inside.shape, dtype=np.int64)
+    ids = np.where(inside, flat_ids[index], data.pad_id)
+    types = np.where(inside, flat_types[index], 0)
     batch = {"input_ids": torch.from_numpy(ids), "token_type_ids": torch.from_numpy(types), "attention_mask": torch.from_numpy(inside.astype(np.int64)),
              "labels": torch.as_tensor(data.labels[positions])}
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
