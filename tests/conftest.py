@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("DIET_DATA_DIR", str(MIRROR))
+# absolute, so that tests which start diet in another folder (cwd=tmp_path) find the same mirror
+if os.environ["DIET_DATA_DIR"]:
+    os.environ["DIET_DATA_DIR"] = str(Path(os.environ["DIET_DATA_DIR"]).resolve())
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the tests may need the hub
 
