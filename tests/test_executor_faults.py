@@ -49,6 +49,7 @@ def log(store: Path, name: str = "jobs.jsonl") -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.slow  # starts worker processes (a pool, or Ray's)
 def test_a_worker_killed_mid_job_restarts_the_pool_and_the_rerun_finishes(tmp_path, monkeypatch):
     """One real worker, killed (SIGKILL) by its job: the pool breaks, a new one starts, and the lost runs, the
     killed one included, run in it."""
@@ -118,6 +119,7 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.mark.slow  # starts worker processes (a pool, or Ray's)
 def test_a_raising_ray_job_is_listed_as_failed_and_the_others_finish(tmp_path, monkeypatch, ray_local):
     from diet.grid.executor import RayExecutor
 
@@ -132,6 +134,7 @@ def test_a_raising_ray_job_is_listed_as_failed_and_the_others_finish(tmp_path, m
     assert sorted(line["status"] for line in log(tmp_path)) == ["done"] * (JOBS - 1) + ["failed"]
 
 
+@pytest.mark.slow  # starts worker processes (a pool, or Ray's)
 def test_an_aborted_ray_executor_cancels_its_running_tasks(tmp_path, ray_local):
     """Ctrl-C in a notebook leaves the driver alive: close(abort=True) stops the cluster's running task, and its
     claim on the entry goes, so that a rerun can compute it."""
