@@ -124,7 +124,7 @@ fi
 #    background beside the grid: they check numbers, not speed, and the grid needs every second left
 PYTEST_PID=
 if ! skipped pytest; then
-    { step pytest 180 "$PY" -m pytest -q -s -p no:cacheprovider tests/test_gpu.py tests/test_grad_norms.py::test_bf16_autocast
+    { step pytest 180 "$PY" -m pytest -q -s -p no:cacheprovider tests/test_gpu.py tests/test_integrations_gpu.py tests/test_grad_norms.py::test_bf16_autocast
       ((LAST_RC == 0 || LAST_RC == 124)); } &
     PYTEST_PID=$!
 fi
