@@ -111,6 +111,7 @@ def test_compact_parquet_reads_back_exactly(tmp_path):
     pd.testing.assert_frame_equal(read_parquet(path), one_row, check_exact=True)
 
 
+@pytest.mark.slow  # reads every committed entry (about 2,000 files)
 def test_committed_entries_read_back_as_float64():
     """Every committed store entry reads through read_parquet with no float32 column left (scores stored narrowed)."""
     from diet.files import read_parquet
