@@ -149,9 +149,19 @@ class Progress:
         print(line, file=self.stream, flush=True)
 
 
+def bars_off(progress: bool) -> bool:
+    """tqdm's `disable` for an inner bar (a fine-tuning's steps, a scoring pass): off when the caller asks for no
+    progress or the user set TQDM_DISABLE (tqdm itself ignores that variable once `disable` is passed)."""
+    return not progress or _tqdm_disabled()
+
+
+def _tqdm_disabled() -> bool:
+    return os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+
+
 def _is_terminal(stream) -> bool:
     """A terminal that shows tqdm bars (not one where TQDM_DISABLE turns them off)."""
-    if os.environ.get("TQDM_DISABLE", "") not in ("", "0"):
+    if _tqdm_disabled():
         return False
     try:
         return bool(stream.isatty())

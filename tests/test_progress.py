@@ -88,3 +88,20 @@ def test_lines_on_a_terminal_whose_bars_are_off(monkeypatch):
     with Progress("scoring", 1, "fine-tuning runs", out) as stage:
         stage.advance()
     assert out.getvalue().splitlines()[0] == "scoring: 1 fine-tuning runs" and "\r" not in out.getvalue()
+
+
+@pytest.mark.parametrize("setting,shown", [("1", False), ("0", True), ("", True)])
+def test_inner_bars_follow_tqdm_disable(monkeypatch, capsys, setting, shown):
+    """A fine-tuning's step bar (tqdm given `disable` explicitly, which makes tqdm ignore TQDM_DISABLE) is off when
+    the user sets TQDM_DISABLE, as diet's own Progress is, and on otherwise."""
+    import numpy as np
+
+    from diet.model.batching import Encoded
+    from diet.model.config import TrainConfig
+    from diet.model.encoders import load_encoder
+    from diet.model.train import fine_tune
+
+    monkeypatch.setenv("TQDM_DISABLE", setting)
+    data = Encoded([[101, 7, 8, 102]] * 4, [[0] * 4] * 4, np.array([0, 1, 0, 1]), np.arange(4), 0)
+    fine_tune(load_encoder("tiny", 2, 0), data, TrainConfig(epochs=1, batch_size=2, device="cpu"), 0, progress=True, desc="step bar")
+    assert ("step bar" in capsys.readouterr().err) == shown

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from diet.progress import bars_off
 from diet.model.batching import Encoded, collate, gathered, length_sorted_batches, training_batches
 from diet.model.config import TrainConfig
 from diet.model.steps import steps_per_epoch
@@ -72,7 +73,7 @@ def fine_tune(
     order = torch.Generator().manual_seed(seed)
     step = 0
     _run_callback(callbacks, model, step)
-    bar = tqdm(total=last, desc=desc, disable=not progress, unit="step", leave=False)
+    bar = tqdm(total=last, desc=desc, disable=bars_off(progress), unit="step", leave=False)
     while step < last:
         for positions in training_batches(data, cfg.batch_size, order, cfg.length_chunk):
             if step >= last:
@@ -110,7 +111,7 @@ def predict(model: torch.nn.Module, data: Encoded, cfg: TrainConfig, progress: b
     device = cfg.torch_device()
     model.to(device).eval()
     parts = []
-    for positions in tqdm(length_sorted_batches(data, cfg.eval_batch_size), desc="predict", disable=not progress, leave=False):
+    for positions in tqdm(length_sorted_batches(data, cfg.eval_batch_size), desc="predict", disable=bars_off(progress), leave=False):
         batch = collate(data, positions, device)
         batch.pop("labels")
         with cfg.autocast():

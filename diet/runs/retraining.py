@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from diet.progress import bars_off
 from diet.model.batching import encode
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder, load_tokenizer
@@ -50,7 +51,7 @@ def retrain(
         raise DietError("no seeds given: retraining needs at least one run")
     store = store or Store()
     rows = []
-    for seed in tqdm(seeds, desc=f"retrain {label}".strip(), disable=not progress, leave=False):
+    for seed in tqdm(seeds, desc=f"retrain {label}".strip(), disable=bars_off(progress), leave=False):
         job = RetrainRun(task, None if train_ids is None else train.ids, model, seed, cfg, progress)
         frame = store.result(job)
         rows.append(frame.drop(columns=PREDICTIONS, errors="ignore").assign(**{RUN: config_key(job.key())}))

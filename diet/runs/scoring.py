@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from diet.progress import bars_off
 from diet.model.batching import encode
 from diet.model.config import TrainConfig
 from diet.model.encoders import load_encoder, load_tokenizer
@@ -55,7 +56,7 @@ def score(
     resolved = _checked_steps(task, steps, cfg, dynamic, dynamics_per_epoch)
     store = store or Store()
     jobs = [ScoringRun(task, model, seed, tuple(resolved), tuple(names), cfg, grand_method, progress) for seed in seeds]
-    frames = [store.result(job) for job in tqdm(jobs if names else [], desc="scoring runs", disable=not progress)]
+    frames = [store.result(job) for job in tqdm(jobs if names else [], desc="scoring runs", disable=bars_off(progress))]
     frame = pd.concat(frames, ignore_index=True) if frames else None
     methods = _grand_methods(frame, names, seeds, grand_method)
     if frame is not None and GRAND_METHOD in frame.columns:

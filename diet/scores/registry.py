@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from diet.progress import bars_off
 from diet.model.batching import Encoded, collate, gathered, length_sorted_batches
 from diet.model.config import TrainConfig
 from diet.errors import DietError, did_you_mean
@@ -134,12 +135,12 @@ def score_examples(
     output_names = [n for n in names if SCORES[n].kind == "output"]
     gradient_names = [n for n in names if SCORES[n].kind == "gradient"]
     if output_names:
-        for positions in tqdm(length_sorted_batches(data, cfg.eval_batch_size), desc="score", disable=not progress, leave=False):
+        for positions in tqdm(length_sorted_batches(data, cfg.eval_batch_size), desc="score", disable=bars_off(progress), leave=False):
             out = head_outputs(model, collate(data, positions, device), cfg)
             for name in output_names:
                 parts[name].append((positions, SCORES[name].fn(out).double()))
     for name in gradient_names:
-        for positions in tqdm(length_sorted_batches(data, cfg.batch_size), desc=name, disable=not progress, leave=False):
+        for positions in tqdm(length_sorted_batches(data, cfg.batch_size), desc=name, disable=bars_off(progress), leave=False):
             batch = collate(data, positions, device)
             with cfg.autocast():
                 values = SCORES[name].fn(model, batch, grand_method)
